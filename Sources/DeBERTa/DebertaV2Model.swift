@@ -1,0 +1,90 @@
+import Checkpoints
+import Tensors
+
+/// The DeBERTa-v2/v3 encoder (no pooler), float32 on OpenBLAS.
+///
+/// Sequences are packed token-major without padding: the dense layers run once over all tokens of
+/// a batch, attention runs per sequence. With no padding there is no mask: every key of a sequence
+/// is valid, which is exactly what the reference computes for valid (unpadded) query rows.
+// Ports: modeling_deberta_v2.py DebertaV2Model (embeddings, encoder; relative attention only)
+public final class DebertaV2Model: @unchecked Sendable {
+    public let config: DebertaV2Config
+    /// Longest sequence a forward accepts (the relative-index table covers it).
+    public let maxLength: Int
+    let hidden: Int, heads: Int, headSize: Int, span: Int, eps: Float
+    let wordEmbeddings: Weight
+    let embeddingNormWeight: Weight, embeddingNormBias: Weight
+    let layers: [EncoderLayer]
+    /// relIndex[d + maxLength − 1] = row of the relative table for query − key = d.
+    let relIndex: [Int32]
+    /// The attention scale sqrt(head size · 3) as the reference computes it, in float32.
+    let scale: Float
+
+    /// Loads the backbone from `weights` (scoped at the backbone prefix, e.g. `pretrained_model`).
+    public init(weights: WeightLoader, config: DebertaV2Config, maxLength: Int = 512) throws {
+        self.config = config
+        self.maxLength = maxLength
+        hidden = config.hiddenSize
+        heads = config.numAttentionHeads
+        headSize = config.headSize
+        span = config.attentionSpan
+        eps = Float(config.layerNormEps)
+        let c = hidden
+        let emb = weights.scoped("embeddings")
+        wordEmbeddings = try emb.tensor("word_embeddings.weight", shape: [config.vocabSize, c])
+        embeddingNormWeight = try emb.tensor("LayerNorm.weight", shape: [c])
+        embeddingNormBias = try emb.tensor("LayerNorm.bias", shape: [c])
+
+        // The relative-embedding table, layer-normed once (input-independent).
+        let enc = weights.scoped("encoder")
+        let relRows = 2 * span
+        let relTable = try enc.tensor("rel_embeddings.weight", shape: [relRows, c])
+        let relNorm = FloatBuffer(count: relRows * c)
+        Kernels.layerNorm(relTable.pointer, rows: relRows, cols: c,
+                          gamma: try enc.tensor("LayerNorm.weight", shape: [c]).pointer,
+                          beta: try enc.tensor("LayerNorm.bias", shape: [c]).pointer, eps: eps, out: relNorm.pointer)
+        layers = try (0..<config.numHiddenLayers).map { i in
+            try EncoderLayer(weights: enc.scoped("layer.\(i)"), config: config, relativeTable: relNorm)
+        }
+        relIndex = RelativePosition.indexTable(maxLength: maxLength, span: span, bucketSize: config.positionBuckets,
+                                               maxPosition: config.effectiveMaxRelativePositions)
+        scale = Float(headSize * 3).squareRoot()
+    }
+
+    /// Checks token ids and lengths before any work, so a bad input is an error, never a crash.
+    public func validate(tokens: [Int32], lengths: [Int]) throws {
+        for l in lengths where l > maxLength || l <= 0 {
+            throw DebertaError.sequenceTooLong(length: l, limit: maxLength)
+        }
+        for t in tokens where t < 0 || Int(t) >= config.vocabSize {
+            throw DebertaError.tokenOutOfRange(id: Int(t), vocabSize: config.vocabSize)
+        }
+    }
+
+    /// Runs the encoder over packed sequences.
+    /// - Parameters:
+    ///   - tokens: (T) ids of all sequences, concatenated; `lengths` sums to T.
+    ///   - observer: called with (0, embeddings) and (l, output of layer l), each (T, C).
+    /// - Returns: (T, C) last hidden states, valid until the workspace's next use.
+    public func forward(tokens: [Int32], lengths: [Int], workspace ws: Workspace,
+                        observer: ((Int, UnsafePointer<Float>) -> Void)? = nil) throws -> UnsafePointer<Float> {
+        try validate(tokens: tokens, lengths: lengths)
+        let t = tokens.count
+        precondition(lengths.reduce(0, +) == t, "lengths must sum to the token count")
+        ws.reserve(tokens: t, maxLength: lengths.max() ?? 0)
+        let c = hidden
+        let x = ws.x.pointer
+        // Embeddings: gather, LayerNorm (the mask multiply is the identity without padding).
+        for (i, id) in tokens.enumerated() {
+            (x + i * c).update(from: wordEmbeddings.pointer + Int(id) * c, count: c)
+        }
+        Kernels.layerNorm(x, rows: t, cols: c, gamma: embeddingNormWeight.pointer, beta: embeddingNormBias.pointer,
+                          eps: eps, out: x)
+        observer?(0, x)
+        for (l, layer) in layers.enumerated() {
+            layer.forward(model: self, tokens: t, lengths: lengths, ws: ws)
+            observer?(l + 1, x)
+        }
+        return UnsafePointer(x)
+    }
+}

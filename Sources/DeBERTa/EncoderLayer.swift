@@ -1,0 +1,76 @@
+import Checkpoints
+import Tensors
+
+/// One transformer block: disentangled self-attention, its output projection and LayerNorm, then
+/// the GELU feed-forward and its LayerNorm.
+// Ports: modeling_deberta_v2.py DebertaV2Layer (DebertaV2Attention, DebertaV2Intermediate, DebertaV2Output)
+struct EncoderLayer: @unchecked Sendable {
+    /// (3C, C) query_proj, key_proj, value_proj weights stacked; (3C) their biases.
+    let qkvWeight: FloatBuffer, qkvBias: FloatBuffer
+    /// (R, C) the layer-normed relative table through query_proj / key_proj (share_att_key),
+    /// computed once at load: they do not depend on the input.
+    let posQuery: FloatBuffer, posKey: FloatBuffer
+    let outputWeight: Weight, outputBias: Weight, attentionNormWeight: Weight, attentionNormBias: Weight
+    let intermediateWeight: Weight, intermediateBias: Weight
+    let ffnOutputWeight: Weight, ffnOutputBias: Weight, outputNormWeight: Weight, outputNormBias: Weight
+
+    init(weights: WeightLoader, config: DebertaV2Config, relativeTable: FloatBuffer) throws {
+        let c = config.hiddenSize, inter = config.intermediateSize
+        let selfAttn = weights.scoped("attention.self")
+        qkvWeight = FloatBuffer(count: 3 * c * c, zeroed: false)
+        qkvBias = FloatBuffer(count: 3 * c, zeroed: false)
+        for (i, name) in ["query_proj", "key_proj", "value_proj"].enumerated() {
+            let w = try selfAttn.tensor("\(name).weight", shape: [c, c])
+            let b = try selfAttn.tensor("\(name).bias", shape: [c])
+            (qkvWeight.pointer + i * c * c).update(from: w.pointer, count: c * c)
+            (qkvBias.pointer + i * c).update(from: b.pointer, count: c)
+        }
+        let rows = relativeTable.count / c
+        posQuery = FloatBuffer(count: rows * c, zeroed: false)
+        posKey = FloatBuffer(count: rows * c, zeroed: false)
+        BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer,
+                    bias: qkvBias.pointer, outFeatures: c, into: posQuery.pointer)
+        BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer + c * c,
+                    bias: qkvBias.pointer + c, outFeatures: c, into: posKey.pointer)
+        let out = weights.scoped("attention.output")
+        outputWeight = try out.tensor("dense.weight", shape: [c, c])
+        outputBias = try out.tensor("dense.bias", shape: [c])
+        attentionNormWeight = try out.tensor("LayerNorm.weight", shape: [c])
+        attentionNormBias = try out.tensor("LayerNorm.bias", shape: [c])
+        intermediateWeight = try weights.tensor("intermediate.dense.weight", shape: [inter, c])
+        intermediateBias = try weights.tensor("intermediate.dense.bias", shape: [inter])
+        ffnOutputWeight = try weights.tensor("output.dense.weight", shape: [c, inter])
+        ffnOutputBias = try weights.tensor("output.dense.bias", shape: [c])
+        outputNormWeight = try weights.tensor("output.LayerNorm.weight", shape: [c])
+        outputNormBias = try weights.tensor("output.LayerNorm.bias", shape: [c])
+    }
+
+    /// ws.x (T, C) -> ws.x (T, C).
+    func forward(model: DebertaV2Model, tokens t: Int, lengths: [Int], ws: Workspace) {
+        let c = model.hidden, inter = intermediateBias.count
+        let x = ws.x.pointer, qkv = ws.qkv.pointer, ctx = ws.ctx.pointer, a = ws.attn.pointer
+        BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
+                    outFeatures: 3 * c, into: qkv)
+        var offset = 0
+        for l in lengths {
+            attention(model: model, offset: offset, length: l, ws: ws)
+            offset += l
+        }
+        // Attention output: LN(ctx · Woᵀ + bo + x)
+        BLAS.linear(ctx, rows: t, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
+                    outFeatures: c, into: a)
+        Kernels.add(a, x, count: t * c)
+        Kernels.layerNorm(a, rows: t, cols: c, gamma: attentionNormWeight.pointer, beta: attentionNormBias.pointer,
+                          eps: model.eps, out: a)
+        // Feed-forward: LN(GELU(a · Wiᵀ + bi) · W2ᵀ + b2 + a)
+        let h = ws.inter.pointer
+        BLAS.linear(a, rows: t, inFeatures: c, weight: intermediateWeight.pointer, bias: intermediateBias.pointer,
+                    outFeatures: inter, into: h)
+        Kernels.gelu(h, count: t * inter)
+        BLAS.linear(h, rows: t, inFeatures: inter, weight: ffnOutputWeight.pointer, bias: ffnOutputBias.pointer,
+                    outFeatures: c, into: x)
+        Kernels.add(x, a, count: t * c)
+        Kernels.layerNorm(x, rows: t, cols: c, gamma: outputNormWeight.pointer, beta: outputNormBias.pointer,
+                          eps: model.eps, out: x)
+    }
+}

@@ -1,0 +1,51 @@
+import Tensors
+
+/// Activations for one forward pass, sized once for the largest batch and sequence it has seen
+/// (llama2.c's RunState). Reused across calls; grows only when a larger batch arrives.
+/// Not thread-safe: one workspace per concurrent forward.
+public final class Workspace: @unchecked Sendable {
+    let hidden: Int, intermediate: Int, relRows: Int
+    private(set) var tokenCapacity = 0
+    private(set) var lengthCapacity = 0
+
+    /// x: (T, C) the hidden states, input and output of every layer.
+    private(set) var x = FloatBuffer(count: 0)
+    /// qkv: (T, 3C) fused query/key/value projections.
+    private(set) var qkv = FloatBuffer(count: 0)
+    /// ctx: (T, C) attention context, heads concatenated.
+    private(set) var ctx = FloatBuffer(count: 0)
+    /// attn: (T, C) attention block output (after its LayerNorm).
+    private(set) var attn = FloatBuffer(count: 0)
+    /// inter: (T, I) feed-forward activations.
+    private(set) var inter = FloatBuffer(count: 0)
+    /// scores: (L, L) one head's attention scores / probabilities.
+    private(set) var scores = FloatBuffer(count: 0)
+    /// c2p: (L, R) query · positional keys; p2cT: (R, L) positional queries · keys.
+    private(set) var c2p = FloatBuffer(count: 0)
+    private(set) var p2cT = FloatBuffer(count: 0)
+
+    public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0) {
+        hidden = config.hiddenSize
+        intermediate = config.intermediateSize
+        relRows = 2 * config.attentionSpan
+        reserve(tokens: tokens, maxLength: maxLength)
+    }
+
+    /// Makes room for a batch of `tokens` tokens whose longest sequence has `maxLength` tokens.
+    public func reserve(tokens: Int, maxLength: Int) {
+        if tokens > tokenCapacity {
+            tokenCapacity = tokens
+            x = FloatBuffer(count: tokens * hidden)
+            qkv = FloatBuffer(count: tokens * 3 * hidden)
+            ctx = FloatBuffer(count: tokens * hidden)
+            attn = FloatBuffer(count: tokens * hidden)
+            inter = FloatBuffer(count: tokens * intermediate)
+        }
+        if maxLength > lengthCapacity {
+            lengthCapacity = maxLength
+            scores = FloatBuffer(count: maxLength * maxLength)
+            c2p = FloatBuffer(count: maxLength * relRows)
+            p2cT = FloatBuffer(count: maxLength * relRows)
+        }
+    }
+}
