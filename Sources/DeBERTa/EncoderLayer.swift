@@ -49,8 +49,9 @@ struct EncoderLayer: @unchecked Sendable {
     func forward(model: DebertaV2Model, tokens t: Int, lengths: [Int], ws: Workspace) {
         let c = model.hidden, inter = intermediateBias.count
         let x = ws.x.pointer, qkv = ws.qkv.pointer, ctx = ws.ctx.pointer, a = ws.attn.pointer
+        let cap = ws.tokenCapacity
         BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
-                    outFeatures: 3 * c, into: qkv)
+                    outFeatures: 3 * c, into: qkv, rowCapacity: cap)
         var offset = 0
         for l in lengths {
             attention(model: model, offset: offset, length: l, ws: ws)
@@ -58,17 +59,17 @@ struct EncoderLayer: @unchecked Sendable {
         }
         // Attention output: LN(ctx · Woᵀ + bo + x)
         BLAS.linear(ctx, rows: t, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
-                    outFeatures: c, into: a)
+                    outFeatures: c, into: a, rowCapacity: cap)
         Kernels.add(a, x, count: t * c)
         Kernels.layerNorm(a, rows: t, cols: c, gamma: attentionNormWeight.pointer, beta: attentionNormBias.pointer,
                           eps: model.eps, out: a)
         // Feed-forward: LN(GELU(a · Wiᵀ + bi) · W2ᵀ + b2 + a)
         let h = ws.inter.pointer
         BLAS.linear(a, rows: t, inFeatures: c, weight: intermediateWeight.pointer, bias: intermediateBias.pointer,
-                    outFeatures: inter, into: h)
+                    outFeatures: inter, into: h, rowCapacity: cap)
         Kernels.gelu(h, count: t * inter)
         BLAS.linear(h, rows: t, inFeatures: inter, weight: ffnOutputWeight.pointer, bias: ffnOutputBias.pointer,
-                    outFeatures: c, into: x)
+                    outFeatures: c, into: x, rowCapacity: cap)
         Kernels.add(x, a, count: t * c)
         Kernels.layerNorm(x, rows: t, cols: c, gamma: outputNormWeight.pointer, beta: outputNormBias.pointer,
                           eps: model.eps, out: x)

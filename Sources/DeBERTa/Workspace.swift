@@ -24,15 +24,21 @@ public final class Workspace: @unchecked Sendable {
     private(set) var c2p = FloatBuffer(count: 0)
     private(set) var p2cT = FloatBuffer(count: 0)
 
+    /// Rows every dense GEMM runs at least (BLAS.minimumRows over the layer shapes).
+    let minimumRows: Int
+
     public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0) {
         hidden = config.hiddenSize
         intermediate = config.intermediateSize
         relRows = 2 * config.attentionSpan
+        let c = hidden, i = intermediate
+        minimumRows = [(3 * c, c), (c, c), (i, c), (c, i)].map { BLAS.minimumRows(outFeatures: $0.0, inFeatures: $0.1) }.max()!
         reserve(tokens: tokens, maxLength: maxLength)
     }
 
     /// Makes room for a batch of `tokens` tokens whose longest sequence has `maxLength` tokens.
     public func reserve(tokens: Int, maxLength: Int) {
+        let tokens = max(tokens, minimumRows)
         if tokens > tokenCapacity {
             tokenCapacity = tokens
             x = FloatBuffer(count: tokens * hidden)

@@ -14,11 +14,22 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// OpenBLAS sends GEMMs with M·N·K ≤ 100³ to "small matrix" kernels whose rounding differs
+    /// from its regular kernels, so a token's result would depend on how many rows shared its
+    /// batch. `linear` runs at least this many rows (the extra rows are scratch) to stay on the
+    /// regular path, whose per-row results do not depend on M. The full-size model needs 1.
+    public static func minimumRows(outFeatures n: Int, inFeatures k: Int) -> Int {
+        1_000_000 / max(n * k, 1) + 1
+    }
+
     /// Y (rows×out) = X (rows×in, ldx) · Wᵀ + bias, where W is a torch Linear weight (out×in).
+    /// `rowCapacity`: rows X and Y have room for; when larger than `rows`, up to
+    /// `minimumRows` rows are computed so results are batch-invariant (see there).
     public static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, ldx: Int? = nil,
                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-                              into y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
+                              into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, rowCapacity: Int = 0) {
         let ldy = ldy ?? outFeatures
+        let rows = rows > 0 ? max(rows, min(rowCapacity, minimumRows(outFeatures: outFeatures, inFeatures: inFeatures))) : 0
         if let bias {
             for r in 0..<rows { (y + r * ldy).update(from: bias, count: outFeatures) }
         }

@@ -73,11 +73,8 @@ import Testing
         let packed = Array(UnsafeBufferPointer(start: out, count: seqs.map(\.count).reduce(0, +) * c))
         let joined = alone.flatMap { $0 }
         let maxDiff = zip(packed, joined).map { abs($0 - $1) }.max()!
-        // Not bit-identical for this tiny model: OpenBLAS routes GEMMs with M·N·K ≤ 100³ to its
-        // "small matrix" kernels, which round differently, and a lone 17-token sequence is that
-        // small here. The full-size model's dense GEMMs never take that path (N·K ≥ 1024²), and
-        // OpenBLAS's regular kernels give the same bits for a row whatever M is.
-        #expect(maxDiff <= 1e-5, "packed vs alone max |Δ| \(maxDiff)")
+        // Bit-identical: the dense GEMMs stay on OpenBLAS's regular kernels (BLAS.minimumRows).
+        #expect(packed == joined, "packed vs alone max |Δ| \(maxDiff)")
     }
 
     @Test("bad token ids and over-long sequences are errors, not crashes")

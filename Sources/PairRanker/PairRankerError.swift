@@ -1,0 +1,16 @@
+/// Errors of the PairRanker module: model directories, and requests the ranker cannot answer.
+public enum PairRankerError: Error, CustomStringConvertible, Equatable {
+    case modelDirectory(path: String, message: String)
+    case config(path: String, message: String)
+    case invalidSegment(message: String)
+    case invalidArgument(field: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .modelDirectory(path, message): return "model directory \(path): \(message)"
+        case let .config(path, message): return "\(path): \(message)"
+        case let .invalidSegment(message): return message
+        case let .invalidArgument(field, message): return "\(field): \(message)"
+        }
+    }
+}

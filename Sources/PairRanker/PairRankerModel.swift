@@ -1,0 +1,68 @@
+import Checkpoints
+import DeBERTa
+import Foundation
+import Tensors
+
+/// The loaded PairRanker: DeBERTa backbone + pair head, and what it needs to assemble inputs.
+/// `logits(_:)` is the one entry to the model; it is not reentrant (one workspace), so callers
+/// serialise it (the batching engine owns one instance).
+public final class PairRankerModel: @unchecked Sendable {
+    public let directory: ModelDirectory
+    public let backbone: DebertaV2Model
+    public let assembler: PairAssembler
+    /// Checkpoint keys no module used (e.g. `position_ids` of transformers < 4.31 saves).
+    public let unusedKeys: [String]
+    public let loadSeconds: Double
+    let head: PairHead
+    let workspace: Workspace
+    private var headScratch = FloatBuffer(count: 0)
+
+    public init(directory: ModelDirectory) throws {
+        let start = Date()
+        self.directory = directory
+        let ckpt = try Checkpoint(path: directory.checkpointPath)
+        let weights = WeightLoader(ckpt)
+        let maxLength = directory.ranker.maxSequenceLength
+        backbone = try DebertaV2Model(weights: weights.scoped(ModelDirectory.backbonePrefix), config: directory.backbone,
+                                      maxLength: maxLength)
+        head = try PairHead(weights: weights, hidden: directory.backbone.hiddenSize, tasks: directory.ranker.nTasks)
+        unusedKeys = weights.unusedKeys
+        assembler = PairAssembler(tokens: directory.specialTokens, sourceMaxLength: directory.ranker.sourceMaxLength,
+                                  candidateMaxLength: directory.ranker.candidateMaxLength)
+        workspace = Workspace(config: directory.backbone, tokens: maxLength, maxLength: maxLength)
+        loadSeconds = Date().timeIntervalSince(start)
+    }
+
+    public convenience init(path: String, checkpoint: String? = nil) throws {
+        try self.init(directory: ModelDirectory(path: path, checkpoint: checkpoint))
+    }
+
+    /// One logit per pair sequence (positive: the left candidate is better). The sequences run as
+    /// one packed batch; identical sequences are computed once, so identical inputs get
+    /// bit-identical logits.
+    public func logits(_ pairs: [PairSequence]) throws -> [Float] {
+        guard !pairs.isEmpty else { return [] }
+        var unique: [PairSequence] = []
+        var slot: [PairSequence: Int] = [:]
+        let index = pairs.map { p -> Int in
+            if let i = slot[p] { return i }
+            slot[p] = unique.count
+            unique.append(p)
+            return unique.count - 1
+        }
+        var tokens: [Int32] = []
+        var pooled: [(Int, Int, Int)] = []
+        var offset = 0
+        for p in unique {
+            tokens += p.ids
+            pooled.append((offset + p.sourcePosition, offset + p.leftPosition, offset + p.rightPosition))
+            offset += p.ids.count
+        }
+        let states = try backbone.forward(tokens: tokens, lengths: unique.map(\.ids.count), workspace: workspace)
+        let c = directory.backbone.hiddenSize
+        let scratch = head.scratchRows(pairs: unique.count) * 3 * c
+        if headScratch.count < scratch { headScratch = FloatBuffer(count: scratch) }
+        let values = head.logits(states: states, pooled: pooled, scratch: headScratch)
+        return index.map { values[$0] }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// Token ids the pair layout depends on. The four PairRanker markers are added tokens whose ids
+/// follow the base vocabulary (128001-128004 for deberta-v3); they are read from the model
+/// directory's `added_tokens.json` or `tokenizer.json`, never assumed.
+public struct SpecialTokens: Equatable, Sendable {
+    public var pad: Int32 = 0
+    public var cls: Int32 = 1
+    public var sep: Int32 = 2
+    public var unk: Int32 = 3
+    public var source: Int32
+    public var candidate1: Int32
+    public var candidate2: Int32
+    public var candidate: Int32
+
+    public static let sourcePrefix = "<|source|>"
+    public static let candidate1Prefix = "<|candidate1|>"
+    public static let candidate2Prefix = "<|candidate2|>"
+    public static let candidatePrefix = "<|candidate|>"
+
+    public init(pad: Int32 = 0, cls: Int32 = 1, sep: Int32 = 2, unk: Int32 = 3,
+                source: Int32, candidate1: Int32, candidate2: Int32, candidate: Int32) {
+        self.pad = pad
+        self.cls = cls
+        self.sep = sep
+        self.unk = unk
+        self.source = source
+        self.candidate1 = candidate1
+        self.candidate2 = candidate2
+        self.candidate = candidate
+    }
+
+    /// Reads `tokenizer.json` (its `added_tokens`) or else `added_tokens.json` in `dir`.
+    public static func load(directory dir: String) throws -> SpecialTokens {
+        var table: [String: Int] = [:]
+        let fm = FileManager.default
+        let tokenizerJSON = dir + "/tokenizer.json", addedJSON = dir + "/added_tokens.json"
+        if let data = fm.contents(atPath: tokenizerJSON) {
+            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let added = obj["added_tokens"] as? [[String: Any]] else {
+                throw PairRankerError.config(path: tokenizerJSON, message: "no added_tokens list")
+            }
+            for t in added { if let s = t["content"] as? String, let id = t["id"] as? Int { table[s] = id } }
+        } else if let data = fm.contents(atPath: addedJSON) {
+            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else {
+                throw PairRankerError.config(path: addedJSON, message: "not a JSON object of token -> id")
+            }
+            table = obj
+        } else {
+            throw PairRankerError.modelDirectory(path: dir, message: "has neither tokenizer.json nor added_tokens.json, "
+                                                 + "so the ids of \(sourcePrefix) and the candidate markers are unknown")
+        }
+        func id(_ s: String) throws -> Int32 {
+            guard let v = table[s] else {
+                throw PairRankerError.modelDirectory(path: dir, message: "the tokenizer has no added token \(s)")
+            }
+            return Int32(v)
+        }
+        var t = SpecialTokens(source: try id(sourcePrefix), candidate1: try id(candidate1Prefix),
+                              candidate2: try id(candidate2Prefix), candidate: try id(candidatePrefix))
+        if let v = table["[PAD]"] { t.pad = Int32(v) }
+        if let v = table["[CLS]"] { t.cls = Int32(v) }
+        if let v = table["[SEP]"] { t.sep = Int32(v) }
+        if let v = table["[UNK]"] { t.unk = Int32(v) }
+        return t
+    }
+}
