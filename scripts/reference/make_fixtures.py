@@ -360,7 +360,9 @@ def make_dtype_fixtures(out: Path):
             fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(fixed, zin.read(info.filename))
-    values = {k: {"shape": list(v.shape), "values": v.to(torch.float32).reshape(-1).tolist()}
+    # float32 bit patterns (JSON has no infinities)
+    values = {k: {"shape": list(v.shape),
+                  "bits": v.to(torch.float32).reshape(-1).numpy().view(np.uint32).tolist()}
               for k, v in torchd.items()}
     back = torch.load(str(d / "dtypes-deflated.bin"), map_location="cpu", weights_only=True)
     assert all(torch.equal(back[k], torchd[k]) for k in torchd)

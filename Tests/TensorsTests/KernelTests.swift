@@ -1,0 +1,108 @@
+import Testing
+
+@testable import Tensors
+
+@Suite struct KernelTests {
+    func random(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed
+        return (0..<n).map { _ in
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: s >> 11) % 2000) / 500 - 2
+        }
+    }
+
+    @Test("gemm with every transpose matches the naive product", arguments: [(3, 5, 7), (17, 64, 9), (64, 33, 128)])
+    func gemm(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let a = random(m * k, seed: 1), b = random(n * k, seed: 2)
+        let want = ReferenceKernels.matmulTransB(a, b, m: m, n: n, k: k)
+        var c = [Float](repeating: 0, count: m * n)
+        BLAS.gemm(transB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: &c, ldc: n)
+        #expect(zip(c, want).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+        // Bᵀ stored K×N, no transpose
+        var bt = [Float](repeating: 0, count: k * n)
+        for i in 0..<n { for j in 0..<k { bt[j * n + i] = b[i * k + j] } }
+        var c2 = [Float](repeating: 0, count: m * n)
+        BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: n, c: &c2, ldc: n)
+        #expect(zip(c2, want).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+    }
+
+    @Test("linear adds the bias and pads rows without touching the real ones")
+    func linear() {
+        let rows = 3, k = 4, n = 2
+        let x = random(rows * k, seed: 3) + [Float](repeating: 9, count: 100 * k)
+        let w = random(n * k, seed: 4), bias: [Float] = [0.5, -1]
+        var y = [Float](repeating: 0, count: 103 * n)
+        BLAS.linear(x, rows: rows, inFeatures: k, weight: w, bias: bias, outFeatures: n, into: &y, rowCapacity: 103)
+        let want = ReferenceKernels.matmulTransB(Array(x.prefix(rows * k)), w, m: rows, n: n, k: k)
+        for i in 0..<(rows * n) { #expect(abs(y[i] - (want[i] + bias[i % n])) < 1e-5) }
+    }
+
+    @Test("layerNorm, gelu, softmax and tanh match the naive versions")
+    func elementwise() {
+        let rows = 5, cols = 37
+        let x = random(rows * cols, seed: 5).map { $0 * 3 + 1 }
+        let g = random(cols, seed: 6), b = random(cols, seed: 7)
+        var out = [Float](repeating: 0, count: rows * cols)
+        Kernels.layerNorm(x, rows: rows, cols: cols, gamma: g, beta: b, eps: 1e-7, out: &out)
+        let want = ReferenceKernels.layerNorm(x, rows: rows, cols: cols, gamma: g, beta: b, eps: 1e-7)
+        #expect(zip(out, want).allSatisfy { abs($0 - $1) <= 2e-6 })
+
+        var gl = x
+        Kernels.gelu(&gl, count: gl.count)
+        #expect(zip(gl, ReferenceKernels.gelu(x)).allSatisfy { abs($0 - $1) <= 1e-6 })
+
+        var sm = x
+        Kernels.softmaxRows(&sm, rows: rows, cols: cols, ld: cols)
+        for r in 0..<rows {
+            let want = ReferenceKernels.softmax(Array(x[(r * cols)..<((r + 1) * cols)]))
+            #expect(zip(sm[(r * cols)..<((r + 1) * cols)], want).allSatisfy { abs($0 - $1) <= 1e-6 })
+        }
+        var th = x
+        Kernels.tanh(&th, count: th.count)
+        #expect(zip(th, x).allSatisfy { abs($0 - Float(_math_tanh(Double($1)))) <= 1e-6 })
+    }
+}
+
+private func _math_tanh(_ x: Double) -> Double { (exp(2 * x) - 1) / (exp(2 * x) + 1) }
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct OpenBLASCoreTests {
+    let avx512: Set<String> = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
+
+    @Test("flags are read from the first cpuinfo flags line")
+    func flags() {
+        let info = "processor\t: 0\nflags\t\t: fpu sse avx2 fma\nbugs\t: x\nflags\t: other\n"
+        #expect(OpenBLASCore.flags(cpuinfo: info) == ["fpu", "sse", "avx2", "fma"])
+    }
+
+    @Test("a fallback core on an AVX-512 CPU re-executes with the right core")
+    func fallback() {
+        #expect(OpenBLASCore.decide(loadedCore: "Prescott", flags: avx512, environment: [:]) == .reexec(core: "SkylakeX"))
+        #expect(OpenBLASCore.decide(loadedCore: "Prescott", flags: avx512.union(["avx512_bf16"]), environment: [:])
+                == .reexec(core: "Cooperlake"))
+        #expect(OpenBLASCore.decide(loadedCore: "Haswell", flags: avx512, environment: [:]) == .reexec(core: "SkylakeX"))
+        #expect(OpenBLASCore.decide(loadedCore: "Sandybridge", flags: ["avx", "avx2", "fma"], environment: [:]) == .reexec(core: "Haswell"))
+    }
+
+    @Test("the right core, an old CPU, a user override and a second attempt are kept")
+    func keep() {
+        #expect(OpenBLASCore.decide(loadedCore: "SkylakeX", flags: avx512, environment: [:]) == .keep)
+        #expect(OpenBLASCore.decide(loadedCore: "Cooperlake", flags: avx512.union(["avx512_bf16"]), environment: [:]) == .keep)
+        #expect(OpenBLASCore.decide(loadedCore: "Prescott", flags: ["sse2"], environment: [:]) == .keep)
+        if case .warn = OpenBLASCore.decide(loadedCore: "Prescott", flags: avx512, environment: ["OPENBLAS_CORETYPE": "Prescott"]) {} else {
+            Issue.record("a user's OPENBLAS_CORETYPE must be respected")
+        }
+        if case .warn = OpenBLASCore.decide(loadedCore: "Prescott", flags: avx512, environment: [OpenBLASCore.reexecMarker: "1"]) {} else {
+            Issue.record("never re-execute twice")
+        }
+    }
+
+    @Test("the loaded library reports a core and threads")
+    func live() {
+        #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")
+        #expect(BLAS.threads >= 1)
+    }
+}
