@@ -22,7 +22,8 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["CZlib"]),
         .target(name: "DeBERTa", dependencies: ["Tensors", "Checkpoints"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
-        .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
+        .target(name: "Tokenizer"),
+        .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
         .executableTarget(name: "pairranker", dependencies: [
             "PairRanker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -30,6 +31,7 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "DeBERTaTests", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]
 )
