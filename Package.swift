@@ -24,14 +24,16 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Tokenizer"),
         .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
+        .target(name: "RankerService", dependencies: ["PairRanker"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker",
+            "PairRanker", "RankerService", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "DeBERTaTests", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairRanker"]),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]
 )

@@ -2,20 +2,23 @@ import Checkpoints
 import DeBERTa
 import Foundation
 import Tensors
+import Tokenizer
 
 /// The loaded PairRanker: DeBERTa backbone + pair head, and what it needs to assemble inputs.
-/// `logits(_:)` is the one entry to the model; it is not reentrant (one workspace), so callers
-/// serialise it (the batching engine owns one instance).
+/// `logits(_:)` is the one entry to the model; calls are serialised by a lock around the one
+/// workspace (the batching engine is its only caller in the server).
 public final class PairRankerModel: @unchecked Sendable {
     public let directory: ModelDirectory
     public let backbone: DebertaV2Model
     public let assembler: PairAssembler
+    public let tokenizer: Tokenizer
     /// Checkpoint keys no module used (e.g. `position_ids` of transformers < 4.31 saves).
     public let unusedKeys: [String]
     public let loadSeconds: Double
     let head: PairHead
     let workspace: Workspace
     private var headScratch = FloatBuffer(count: 0)
+    private let lock = NSLock()
 
     public init(directory: ModelDirectory) throws {
         let start = Date()
@@ -30,6 +33,12 @@ public final class PairRankerModel: @unchecked Sendable {
         assembler = PairAssembler(tokens: directory.specialTokens, sourceMaxLength: directory.ranker.sourceMaxLength,
                                   candidateMaxLength: directory.ranker.candidateMaxLength)
         workspace = Workspace(config: directory.backbone, tokens: maxLength, maxLength: maxLength)
+        tokenizer = try Tokenizer.load(directory: directory.path)
+        for (name, id) in [(SpecialTokens.sourcePrefix, assembler.tokens.source), (SpecialTokens.candidatePrefix, assembler.tokens.candidate),
+                           (SpecialTokens.candidate1Prefix, assembler.tokens.candidate1), (SpecialTokens.candidate2Prefix, assembler.tokens.candidate2)]
+        where tokenizer.id(of: name) != id {
+            throw PairRankerError.modelDirectory(path: directory.path, message: "the tokenizer gives \(name) id \(tokenizer.id(of: name).map(String.init) ?? "none"), the model expects \(id)")
+        }
         loadSeconds = Date().timeIntervalSince(start)
     }
 
@@ -42,6 +51,8 @@ public final class PairRankerModel: @unchecked Sendable {
     /// bit-identical logits.
     public func logits(_ pairs: [PairSequence]) throws -> [Float] {
         guard !pairs.isEmpty else { return [] }
+        lock.lock()
+        defer { lock.unlock() }
         var unique: [PairSequence] = []
         var slot: [PairSequence: Int] = [:]
         let index = pairs.map { p -> Int in

@@ -40,32 +40,54 @@ public struct RefRanking: Sendable, Equatable {
 }
 
 public enum Ranking {
-    /// The logit of one comparison in `mode` (positive: A better for .both and .ab; B better for .ba).
-    public static func compare(_ assembler: PairAssembler, _ seg: Segments, a: Int, b: Int, mode: CompareMode,
-                               evaluate: PairEvaluator) throws -> Float {
+    /// The pair sequences one comparison in `mode` needs.
+    public static func comparePairs(_ assembler: PairAssembler, _ seg: Segments, a: Int, b: Int, mode: CompareMode) -> [PairSequence] {
         let s = seg.source, ca = seg.candidates[a], cb = seg.candidates[b]
         switch mode {
-        case .ab: return try evaluate([assembler.pair(source: s, left: ca, right: cb)])[0]
-        case .ba: return try evaluate([assembler.pair(source: s, left: cb, right: ca)])[0]
-        case .both:
-            let l = try evaluate([assembler.pair(source: s, left: ca, right: cb), assembler.pair(source: s, left: cb, right: ca)])
-            // rank() with N = 2: scores (0 + d)/2 and (−d + 0)/2; their difference is d exactly.
-            let m = [[0, l[0]], [l[1], 0]]
-            let scores = Aggregation.maxLogitsScores(m)
-            return scores[0] - scores[1]
+        case .ab: return [assembler.pair(source: s, left: ca, right: cb)]
+        case .ba: return [assembler.pair(source: s, left: cb, right: ca)]
+        case .both: return [assembler.pair(source: s, left: ca, right: cb), assembler.pair(source: s, left: cb, right: ca)]
         }
     }
 
-    /// Blender.rank: all N(N−1) ordered pairs, max_logits scores, competition ranks.
-    public static func full(_ assembler: PairAssembler, _ seg: Segments, evaluate: PairEvaluator) throws -> FullRanking {
+    /// The comparison's logit from the logits of `comparePairs` (positive: A better for .both
+    /// and .ab; B better for .ba).
+    public static func compareResult(_ logits: [Float], mode: CompareMode) -> Float {
+        guard mode == .both else { return logits[0] }
+        // rank() with N = 2: scores (0 + d)/2 and (−d + 0)/2; their difference is d exactly.
+        let scores = Aggregation.maxLogitsScores([[0, logits[0]], [logits[1], 0]])
+        return scores[0] - scores[1]
+    }
+
+    public static func compare(_ assembler: PairAssembler, _ seg: Segments, a: Int, b: Int, mode: CompareMode,
+                               evaluate: PairEvaluator) throws -> Float {
+        compareResult(try evaluate(comparePairs(assembler, seg, a: a, b: b, mode: mode)), mode: mode)
+    }
+
+    /// Blender.rank: all N(N−1) ordered pairs (i, j), i ≠ j, row-major.
+    public static func fullPairs(_ assembler: PairAssembler, _ seg: Segments) -> [PairSequence] {
         let n = seg.candidates.count
-        var order: [(Int, Int)] = []
-        for i in 0..<n { for j in 0..<n where i != j { order.append((i, j)) } }
-        let logits = try evaluate(order.map { assembler.pair(source: seg.source, left: seg.candidates[$0.0], right: seg.candidates[$0.1]) })
+        var out: [PairSequence] = []
+        out.reserveCapacity(n * (n - 1))
+        for i in 0..<n {
+            for j in 0..<n where i != j {
+                out.append(assembler.pair(source: seg.source, left: seg.candidates[i], right: seg.candidates[j]))
+            }
+        }
+        return out
+    }
+
+    /// max_logits scores and competition ranks from the logits of `fullPairs`.
+    public static func fullResult(_ logits: [Float], count n: Int) -> FullRanking {
         var m = [[Float]](repeating: [Float](repeating: 0, count: n), count: n)
-        for (k, (i, j)) in order.enumerated() { m[i][j] = logits[k] }
+        var k = 0
+        for i in 0..<n { for j in 0..<n where i != j { m[i][j] = logits[k]; k += 1 } }
         let scores = Aggregation.maxLogitsScores(m)
         return FullRanking(matrix: m, scores: scores, ranks: Aggregation.ranks(scores))
+    }
+
+    public static func full(_ assembler: PairAssembler, _ seg: Segments, evaluate: PairEvaluator) throws -> FullRanking {
+        fullResult(try evaluate(fullPairs(assembler, seg)), count: seg.candidates.count)
     }
 
     /// _bubble_predict (best mode, one run): adjacent comparisons along a start permutation,
@@ -87,21 +109,23 @@ public enum Ranking {
     }
 
     /// rank_with_ref: each candidate against a reference text in the default two-order mode;
-    /// score = −logit. `reference` is the reference's candidate segment (truncated like a candidate);
-    /// `referenceIndex` names it when it is one of the candidates.
-    public static func withReference(_ assembler: PairAssembler, _ seg: Segments, reference: [Int32],
-                                     referenceIndex: Int?, evaluate: PairEvaluator) throws -> RefRanking {
-        var pairs: [PairSequence] = []
-        for c in seg.candidates {
-            pairs.append(assembler.pair(source: seg.source, left: reference, right: c))
-            pairs.append(assembler.pair(source: seg.source, left: c, right: reference))
+    /// score = −logit. `reference` is the reference's candidate segment (truncated like a candidate).
+    public static func referencePairs(_ assembler: PairAssembler, _ seg: Segments, reference: [Int32]) -> [PairSequence] {
+        seg.candidates.flatMap { c in
+            [assembler.pair(source: seg.source, left: reference, right: c), assembler.pair(source: seg.source, left: c, right: reference)]
         }
-        let l = try evaluate(pairs)
-        let scores = seg.candidates.indices.map { k -> Double in
-            let s = Aggregation.maxLogitsScores([[0, l[2 * k]], [l[2 * k + 1], 0]])
-            return -Double(s[0] - s[1])
+    }
+
+    public static func referenceResult(_ logits: [Float], referenceIndex: Int?) -> RefRanking {
+        let scores = stride(from: 0, to: logits.count, by: 2).map { k -> Double in
+            -Double(compareResult([logits[k], logits[k + 1]], mode: .both))
         }
         return RefRanking(reference: referenceIndex, scores: scores, ranks: Aggregation.ranks(scores))
+    }
+
+    public static func withReference(_ assembler: PairAssembler, _ seg: Segments, reference: [Int32],
+                                     referenceIndex: Int?, evaluate: PairEvaluator) throws -> RefRanking {
+        referenceResult(try evaluate(referencePairs(assembler, seg, reference: reference)), referenceIndex: referenceIndex)
     }
 
     /// The reference candidate index for a ref mode, by Python `len` (Unicode scalars); the first

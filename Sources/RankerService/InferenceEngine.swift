@@ -1,0 +1,60 @@
+import Foundation
+import PairRanker
+
+/// What a request carries into the engine: its id, deadline and a way to learn that its client left.
+public final class RequestContext: @unchecked Sendable {
+    public let id: String
+    /// Monotonic deadline in nanoseconds (DispatchTime.uptimeNanoseconds), or nil.
+    public let deadline: UInt64?
+    private let lock = NSLock()
+    private var cancelled = false
+    /// Filled by the engine: time waiting in the queue and time in forward passes.
+    public private(set) var queueNanoseconds: UInt64 = 0
+    public private(set) var inferenceNanoseconds: UInt64 = 0
+    public private(set) var pairs = 0
+    public private(set) var tokens = 0
+
+    public init(id: String, deadline: UInt64? = nil) {
+        self.id = id
+        self.deadline = deadline
+    }
+
+    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+
+    public func record(queue: UInt64, inference: UInt64, pairs: Int, tokens: Int) {
+        lock.lock()
+        queueNanoseconds += queue
+        inferenceNanoseconds += inference
+        self.pairs += pairs
+        self.tokens += tokens
+        lock.unlock()
+    }
+}
+
+/// Turns pair sequences into logits. The server's engine batches pairs across requests; the CLI
+/// uses `DirectEngine`.
+public protocol InferenceEngine: AnyObject, Sendable {
+    /// Admits a whole request of `pairs` pair sequences before any work, or throws `.overloaded`.
+    /// A successful admission must be balanced by `release(pairs:)`.
+    func admit(pairs: Int, context: RequestContext) throws
+    func release(pairs: Int)
+    /// Blocks until every pair is scored; throws `.timeout` past the deadline, `.cancelled` when
+    /// the client left (queued pairs are dropped, never computed).
+    func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float]
+}
+
+/// Runs pairs straight through the model on the caller's thread.
+public final class DirectEngine: InferenceEngine, @unchecked Sendable {
+    let model: PairRankerModel
+    public init(model: PairRankerModel) { self.model = model }
+    public func admit(pairs: Int, context: RequestContext) throws {}
+    public func release(pairs: Int) {}
+    public func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let out = try model.logits(pairs)
+        context.record(queue: 0, inference: DispatchTime.now().uptimeNanoseconds - start, pairs: pairs.count,
+                       tokens: pairs.reduce(0) { $0 + $1.ids.count })
+        return out
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import PairRanker
+import RankerService
+import Tensors
+
+@main
+struct Pairranker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pairranker",
+        abstract: "Serve and run the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) on CPU.",
+        subcommands: [Compare.self, Rank.self, Tokenize.self, Info.self])
+
+    static func main() {
+        blasLine = OpenBLASSetup.ensureCore()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    nonisolated(unsafe) static var blasLine = ""
+}
+
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model directory, or a Hugging Face id found in the hub cache.")
+    var model: String = ModelLocator.defaultModel
+
+    @Option(help: "Checkpoint file inside the model directory (default: model.safetensors, else pytorch_model.bin).")
+    var weights: String?
+
+    func load() throws -> PairRankerModel {
+        let dir = try ModelLocator.resolve(model)
+        return try PairRankerModel(path: dir, checkpoint: weights)
+    }
+}
+
+/// Reads one request body from --input or stdin, answers it through the same code as the HTTP
+/// route, and prints the response body.
+protocol RouteCommand: ParsableCommand {
+    static var route: RankerService.Route { get }
+    var options: ModelOptions { get }
+    var input: String? { get }
+}
+
+extension RouteCommand {
+    func run() throws {
+        let body: Data
+        if let input {
+            guard let d = FileManager.default.contents(atPath: input) else { throw ValidationError("--input \(input): cannot read the file") }
+            body = d
+        } else {
+            body = FileHandle.standardInput.readDataToEndOfFile()
+        }
+        let model = try options.load()
+        let service = RankerService(model: model, engine: DirectEngine(model: model))
+        do {
+            let out = try service.handle(Self.route, body: [UInt8](body), context: RequestContext(id: "cli"))
+            print(out.text)
+        } catch let e as APIError {
+            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            throw ExitCode(e.status.code == 500 ? 1 : 2)
+        }
+    }
+}
+
+struct Compare: RouteCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare two candidates: reads a /compare request body, prints the response.",
+        discussion: #"Example: echo '{"input":"2+2?","candidate_a":"4","candidate_b":"5"}' | pairranker compare --model DIR"#)
+    static let route = RankerService.Route.compare
+    @OptionGroup var options: ModelOptions
+    @Option(help: "Request body file (default: stdin).") var input: String?
+}
+
+struct Rank: RouteCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rank candidates: reads a /rank request body, prints the response.",
+        discussion: #"Example: echo '{"input":"2+2?","candidates":["4","5"]}' | pairranker rank --model DIR"#)
+    static let route = RankerService.Route.rank
+    @OptionGroup var options: ModelOptions
+    @Option(help: "Request body file (default: stdin).") var input: String?
+}
+
+struct Tokenize: RouteCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tokenize a text or assemble a pair: reads a /tokenize request body, prints the response.")
+    static let route = RankerService.Route.tokenize
+    @OptionGroup var options: ModelOptions
+    @Option(help: "Request body file (default: stdin).") var input: String?
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load a model and print what was loaded and how it will run.")
+    @OptionGroup var options: ModelOptions
+
+    func run() throws {
+        let m = try options.load()
+        let d = m.directory
+        print("model: \(d.path)")
+        print("checkpoint: \(d.checkpointPath) (loaded in \(String(format: "%.2f", m.loadSeconds)) s)")
+        print("backbone: \(d.backboneSource): \(d.backbone.numHiddenLayers) layers, hidden \(d.backbone.hiddenSize), "
+              + "\(d.backbone.numAttentionHeads) heads, vocab \(d.backbone.vocabSize)")
+        print("lengths: source \(d.ranker.sourceMaxLength), candidate \(d.ranker.candidateMaxLength), pair \(d.ranker.maxSequenceLength)")
+        print("tokenizer: \(m.tokenizer.source)")
+        print("unused checkpoint keys: \(m.unusedKeys.isEmpty ? "none" : m.unusedKeys.joined(separator: ", "))")
+        print(Pairranker.blasLine)
+    }
+}
