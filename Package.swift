@@ -24,7 +24,8 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Tokenizer"),
         .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
-        .target(name: "RankerService", dependencies: ["PairRanker"]),
+        .target(name: "HTTPServer"),
+        .target(name: "RankerService", dependencies: ["PairRanker", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
             "PairRanker", "RankerService", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -33,6 +34,7 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "DeBERTaTests", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairRanker"]),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]

@@ -8,18 +8,27 @@ public final class RequestContext: @unchecked Sendable {
     public let deadline: UInt64?
     private let lock = NSLock()
     private var cancelled = false
+    private let externallyCancelled: @Sendable () -> Bool
     /// Filled by the engine: time waiting in the queue and time in forward passes.
     public private(set) var queueNanoseconds: UInt64 = 0
     public private(set) var inferenceNanoseconds: UInt64 = 0
     public private(set) var pairs = 0
     public private(set) var tokens = 0
 
-    public init(id: String, deadline: UInt64? = nil) {
+    public init(id: String, deadline: UInt64? = nil, cancelled: @escaping @Sendable () -> Bool = { false }) {
         self.id = id
         self.deadline = deadline
+        externallyCancelled = cancelled
     }
 
-    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    /// The client went away (or `cancel()` was called).
+    public var isCancelled: Bool {
+        if externallyCancelled() { return true }
+        lock.lock(); defer { lock.unlock() }
+        return cancelled
+    }
+
+    public var deadlinePassed: Bool { deadline.map { DispatchTime.now().uptimeNanoseconds > $0 } ?? false }
     public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
 
     public func record(queue: UInt64, inference: UInt64, pairs: Int, tokens: Int) {

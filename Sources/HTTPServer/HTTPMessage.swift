@@ -1,0 +1,108 @@
+/// A parsed request. Header names keep their case; lookups are case-insensitive.
+public struct HTTPRequest: Sendable, Equatable {
+    public var method: String
+    public var target: String
+    public var version: HTTPVersion
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public var path: String { String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]) }
+    public var query: String? {
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        return parts.count > 1 ? String(parts[1]) : nil
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes unless keep-alive.
+    public var keepAlive: Bool {
+        let tokens = (header("connection") ?? "").lowercased().split(separator: ",").map { $0.trimmedOWS }
+        if tokens.contains("close") { return false }
+        return version == .http11 || tokens.contains("keep-alive")
+    }
+
+    public static func == (a: HTTPRequest, b: HTTPRequest) -> Bool {
+        a.method == b.method && a.target == b.target && a.version == b.version && a.body == b.body
+            && a.headers.count == b.headers.count && zip(a.headers, b.headers).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+}
+
+public enum HTTPVersion: String, Sendable { case http10 = "HTTP/1.0", http11 = "HTTP/1.1" }
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
+
+    /// A JSON error body for failures the server itself answers (parse errors, limits, routing).
+    public static func error(_ status: Int, type: String, message: String) -> HTTPResponse {
+        var escaped = ""
+        for u in message.unicodeScalars {
+            switch u {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case _ where u.value < 0x20: escaped += " "
+            default: escaped.unicodeScalars.append(u)
+            }
+        }
+        let body = "{\"error\":{\"type\":\"\(type)\",\"message\":\"\(escaped)\"}}"
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 200: return "OK"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 411: return "Length Required"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 415: return "Unsupported Media Type"
+        case 422: return "Unprocessable Content"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Status \(status)"
+        }
+    }
+
+    /// Status line, headers (Content-Length always; Connection: close when closing), body.
+    public func serialized(keepAlive: Bool, headOnly: Bool = false) -> [UInt8] {
+        var s = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
+        for h in headers where h.name.lowercased() != "content-length" && h.name.lowercased() != "connection" {
+            s += "\(h.name): \(h.value)\r\n"
+        }
+        s += "Content-Length: \(body.count)\r\n"
+        if !keepAlive { s += "Connection: close\r\n" }
+        s += "\r\n"
+        return Array(s.utf8) + (headOnly ? [] : body)
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
+    var trimmedOWS: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

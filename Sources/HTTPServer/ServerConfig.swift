@@ -1,0 +1,70 @@
+/// Everything that bounds the server: addresses, connection counts, timeouts, parser limits.
+public struct ServerConfig: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var backlog: Int32 = 512
+    /// Open connections at once; past this the listener stops accepting until one closes.
+    public var maxConnections = 1024
+    /// Seconds a keep-alive connection may sit with no request in progress.
+    public var idleTimeout = 60.0
+    /// Seconds from a request's first byte to its last (slow-loris bound).
+    public var readTimeout = 30.0
+    /// Seconds a response may wait for the client to read it.
+    public var writeTimeout = 30.0
+    /// Seconds a graceful stop waits for in-flight requests.
+    public var drainTimeout = 30.0
+    public var limits = HTTPLimits()
+
+    public init() {}
+}
+
+/// What a handler learns about its request beyond the message: where it came from, and whether
+/// the client has gone away (the connection closed while the request was being answered).
+public final class HTTPRequestContext: @unchecked Sendable {
+    public let remoteAddress: String
+    private let lock = NSLockLike()
+    private var cancelled = false
+    private var onCancel: [() -> Void] = []
+
+    init(remoteAddress: String) { self.remoteAddress = remoteAddress }
+
+    public var isCancelled: Bool { lock.withLock { cancelled } }
+
+    /// Runs `body` when the client goes away (at once if it already has).
+    public func whenCancelled(_ body: @escaping () -> Void) {
+        let now: Bool = lock.withLock {
+            if cancelled { return true }
+            onCancel.append(body)
+            return false
+        }
+        if now { body() }
+    }
+
+    func cancel() {
+        let handlers: [() -> Void] = lock.withLock {
+            if cancelled { return [] }
+            cancelled = true
+            defer { onCancel = [] }
+            return onCancel
+        }
+        handlers.forEach { $0() }
+    }
+}
+
+/// A pthread mutex (HTTPServer avoids Foundation in its hot paths).
+final class NSLockLike: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return try body()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
