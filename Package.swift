@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "HTTPServer"),
         .target(name: "RankerService", dependencies: ["PairRanker", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker", "RankerService", "Tensors",
+            "PairRanker", "RankerService", "Tensors", "HTTPServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

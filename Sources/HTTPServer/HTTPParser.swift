@@ -80,8 +80,8 @@ public struct HTTPParser: Sendable {
 
     private mutating func step() throws(HTTPParseError) -> Event? {
         if head == nil {
-            guard let event = try parseHead() else { return nil }
-            if case .continueExpected = event { return event }
+            if let event = try parseHead() { return event }  // 100-continue
+            if head == nil { return nil }                     // head incomplete
         }
         return try parseBody()
     }

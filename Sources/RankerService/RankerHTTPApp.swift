@@ -15,24 +15,34 @@ public final class RankerHTTPApp: @unchecked Sendable {
         public init() {}
     }
 
-    public let service: RankerService
     public let metrics: Metrics
-    public let settings: Settings
+    public private(set) var settings: Settings
+    private var service: RankerService?
     private let lock = NSLock()
     private var ready = false
     private var draining = false
     private let log: @Sendable (String) -> Void
 
-    public init(service: RankerService, metrics: Metrics, settings: Settings, log: @escaping @Sendable (String) -> Void) {
-        self.service = service
+    public init(metrics: Metrics, settings: Settings, log: @escaping @Sendable (String) -> Void) {
         self.metrics = metrics
         self.settings = settings
         self.log = log
     }
 
+    /// Installs the loaded model's service (before `setReady`); `info` is what /info answers.
+    public func attach(service: RankerService, info: JSON) {
+        lock.lock()
+        self.service = service
+        settings.info = info
+        lock.unlock()
+    }
+
     public func setReady(_ value: Bool) { lock.lock(); ready = value; lock.unlock() }
     public func beginDrain() { lock.lock(); draining = true; lock.unlock() }
-    var state: (ready: Bool, draining: Bool) { lock.lock(); defer { lock.unlock() }; return (ready, draining) }
+    var state: (ready: Bool, draining: Bool, service: RankerService?, info: JSON) {
+        lock.lock(); defer { lock.unlock() }
+        return (ready, draining, service, settings.info)
+    }
 
     static let getRoutes = ["/health", "/ready", "/metrics", "/info", "/openapi.yaml"]
     static let postRoutes = Dictionary(uniqueKeysWithValues: RankerService.Route.allCases.map { ($0.rawValue, $0) })
@@ -83,7 +93,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
                 return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(metrics.render().utf8))
             case "/info":
                 try authorize(request)
-                return Self.json(200, settings.info)
+                let s = state
+                return Self.json(200, s.service == nil ? .object([("status", .string("loading"))]) : s.info)
             default:
                 return HTTPResponse(status: 200, headers: [("Content-Type", "application/yaml")], body: Array(settings.openapi.utf8))
             }
@@ -96,7 +107,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         }
         let s = state
         if s.draining { throw APIError(.notReady, "draining: the server is shutting down") }
-        if !s.ready { throw APIError(.notReady, "loading: the model is not ready yet") }
+        guard s.ready, let service = s.service else { throw APIError(.notReady, "loading: the model is not ready yet") }
         let body = try service.handle(route, body: request.body, context: context)
         return Self.json(200, body)
     }
