@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the system packages pairranker builds against, when they are missing (Debian, as root
-# or with sudo). The Swift toolchain itself is expected on PATH (swift.org toolchain or image).
+# Installs what pairranker builds and tests against, when missing (Debian, as root or with sudo):
+# OpenBLAS and zlib headers, pkg-config, and for the API contract check curl and python3 with venv.
+# The Swift toolchain itself is expected on PATH (a swift.org toolchain or image).
 set -euo pipefail
 need=()
 for pkg in libopenblas-dev zlib1g-dev pkg-config; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
+command -v curl >/dev/null || need+=(curl)
+{ command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; } || need+=(python3 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "bootstrap: installing ${need[*]}" >&2

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, builds, and runs every test tier that needs no network.
+# The test command: installs what it needs, builds, runs the Swift suites (units, goldens, live
+# server tests), then the API contract check (openapi.yaml + schemathesis against a live server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 swift build --build-tests
 swift test --skip-build
+bash scripts/api_contract.sh

@@ -287,9 +287,9 @@ public final class HTTPServer: @unchecked Sendable {
             let status = Int(request.target) ?? 400
             var resp = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: request.body)
             resp.headers.append(("X-Request-Id", "-"))
-            enqueue(c, resp.serialized(keepAlive: false))
             c.pending.removeAll()
             c.closeAfterWrite = true
+            enqueue(c, resp.serialized(keepAlive: false))  // closes once written
             return
         }
         c.processing = true
@@ -318,9 +318,9 @@ public final class HTTPServer: @unchecked Sendable {
             let keep = d.keepAlive && !stopping
             c.processing = false
             c.context = nil
-            enqueue(c, d.response.serialized(keepAlive: keep, headOnly: head))
             c.lastActivity = now
             if !keep { c.closeAfterWrite = true; c.pending.removeAll() }
+            enqueue(c, d.response.serialized(keepAlive: keep, headOnly: head))  // closes once written if !keep
         }
     }
 

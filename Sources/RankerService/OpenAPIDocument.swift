@@ -59,9 +59,9 @@ components:
       type: object
       required: [pairs, tokens, truncated]
       properties:
-        pairs: {type: integer, minimum: 0, description: Pair sequences scored (forward passes).}
-        tokens: {type: integer, minimum: 0, description: Tokens in those sequences.}
-        truncated: {type: integer, minimum: 0, description: Segments (sources and candidates) that were truncated.}
+        pairs: {type: integer, minimum: 0, description: "Pair sequences scored (forward passes)."}
+        tokens: {type: integer, minimum: 0, description: "Tokens in those sequences."}
+        truncated: {type: integer, minimum: 0, description: "Segments (sources and candidates) that were truncated."}
     Lengths:
       type: object
       properties:
@@ -79,7 +79,7 @@ components:
             input: {type: string}
             candidate_a: {type: string}
             candidate_b: {type: string}
-            instruction: {type: [string, "null"], description: Prepended to the input with no separator.}
+            instruction: {type: [string, "null"], description: "Prepended to the input with no separator."}
             inputs: {type: array, items: {type: string}}
             candidates_a: {type: array, items: {type: string}}
             candidates_b: {type: array, items: {type: string}}
@@ -96,7 +96,7 @@ components:
       type: object
       required: [usage]
       properties:
-        logit: {type: number, description: Single form. Positive means A is better (for [B,A], B).}
+        logit: {type: number, description: "Single form. Positive means A is better (for [B,A], B)."}
         a_better: {type: [boolean, array], items: {type: boolean}, description: "logit > 0 (for [B,A], logit < 0); a list in the list form."}
         logits: {type: array, items: {type: number}}
         usage: {$ref: '#/components/schemas/Usage'}
@@ -155,8 +155,8 @@ components:
               - {type: object, required: [text], properties: {text: {type: string}}}
         top_n: {type: integer, minimum: 1}
         return_documents: {type: boolean, default: true, description: "/v1/rerank and /rerank only."}
-        raw_scores: {type: boolean, default: false, description: relevance_score is the sigmoid of the rank score unless set.}
-        model: {type: string, description: Accepted and ignored.}
+        raw_scores: {type: boolean, default: false, description: "relevance_score is the sigmoid of the rank score unless set."}
+        model: {type: string, description: "Accepted and ignored."}
         source_max_length: {type: integer}
         candidate_max_length: {type: integer}
       example: {"query": "What is 2+2?", "documents": ["4", "5"], "top_n": 1}
@@ -180,9 +180,9 @@ components:
       type: object
       required: [query, labels]
       properties:
-        query: {type: array, items: {type: string}, description: Prompt plus response; the prompts[i] prefix is removed when present.}
+        query: {type: array, items: {type: string}, description: "Prompt plus response; the prompts[i] prefix is removed when present."}
         prompts: {type: array, items: {type: string}}
-        labels: {type: array, items: {type: string}, description: The reference answer each response is compared with.}
+        labels: {type: array, items: {type: string}, description: "The reference answer each response is compared with."}
         source_max_length: {type: integer}
         candidate_max_length: {type: integer}
       example: {"query": ["2+2? 4"], "prompts": ["2+2?"], "labels": ["4"]}
@@ -191,7 +191,7 @@ components:
       required: [rewards, scores, extra_logs]
       properties:
         rewards: {type: array, items: {type: number}, description: "compare(response, label) logit, [A,B]+[B,A] mode."}
-        scores: {type: array, items: {type: number}, description: sigmoid of the reward, in [0, 1].}
+        scores: {type: array, items: {type: number}, description: "sigmoid of the reward, in [0, 1]."}
         extra_logs: {type: object}
     TokenizeRequest:
       allOf:
@@ -433,6 +433,6 @@ paths:
           headers: *timing
           content:
             application/yaml:
-              schema: {type: string}
+              schema: {description: "This document (YAML text)."}
 """#
 }
