@@ -15,7 +15,7 @@ public final class HTTPServer: @unchecked Sendable {
     public let config: ServerConfig
     private let handler: Handler
     private let log: Logger
-    private let workers = DispatchQueue(label: "pairranker.http.handlers", attributes: .concurrent)
+    private let workers: WorkerPool
     private var listeners: [Int32] = []
     private var wake: (r: Int32, w: Int32) = (-1, -1)
     private let lock = NSLockLike()
@@ -28,6 +28,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     public init(config: ServerConfig, log: @escaping Logger = { _ in }, handler: @escaping Handler) {
         self.config = config
+        workers = WorkerPool(threads: config.handlerThreads, name: "pairranker-handler")
         self.handler = handler
         self.log = log
     }
@@ -193,6 +194,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
         for l in listeners { close(l) }
         listeners = []
+        workers.shutdown()
     }
 
     private func acceptAll(_ listener: Int32, now: Double) {

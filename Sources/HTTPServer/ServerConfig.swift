@@ -13,6 +13,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var writeTimeout = 30.0
     /// Seconds a graceful stop waits for in-flight requests.
     public var drainTimeout = 30.0
+    /// Threads that run handlers; each in-flight request holds one while it waits for the engine.
+    public var handlerThreads = 64
     public var limits = HTTPLimits()
 
     public init() {}

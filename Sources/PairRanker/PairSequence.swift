@@ -5,6 +5,13 @@ public struct PairSequence: Hashable, Sendable {
     public let sourcePosition: Int
     public let leftPosition: Int
     public let rightPosition: Int
+
+    public init(ids: [Int32], sourcePosition: Int, leftPosition: Int, rightPosition: Int) {
+        self.ids = ids
+        self.sourcePosition = sourcePosition
+        self.leftPosition = leftPosition
+        self.rightPosition = rightPosition
+    }
 }
 
 /// One input's segments after the reference's per-input truncation (spec §1.3 with batch_size=1).

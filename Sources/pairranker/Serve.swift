@@ -34,6 +34,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Candidates per input at most. [PAIRRANKER_MAX_CANDIDATES, default 32]") var maxCandidates: Int?
     @Option(help: "UTF-8 bytes per text at most. [PAIRRANKER_MAX_TEXT_BYTES, default 65536]") var maxTextBytes: Int?
     @Option(help: "Pair sequences per request at most. [PAIRRANKER_MAX_PAIRS_PER_REQUEST, default 4096]") var maxPairsPerRequest: Int?
+    @Option(help: "Threads that run request handlers (each waiting request holds one). [PAIRRANKER_HANDLER_THREADS, default 64]")
+    var handlerThreads: Int?
+    @Option(help: "Tokens in one batch at most. [PAIRRANKER_MAX_BATCH_TOKENS, default 8192]") var maxBatchTokens: Int?
+    @Option(help: "Pair sequences in one batch at most. [PAIRRANKER_MAX_BATCH_PAIRS, default 64]") var maxBatchPairs: Int?
+    @Option(help: "Milliseconds a batch waits for more pairs. [PAIRRANKER_MAX_WAIT_MS, default 2]") var maxWaitMs: Double?
+    @Option(help: "Admitted pairs at most; a request past it gets 429. [PAIRRANKER_MAX_QUEUE_PAIRS, default 4096]") var maxQueuePairs: Int?
 
     /// flag ?? PAIRRANKER_<NAME> ?? default.
     static func setting<T: LosslessStringConvertible>(_ flag: T?, _ name: String, _ fallback: T) throws -> T {
@@ -63,11 +69,21 @@ struct Serve: ParsableCommand {
         server.readTimeout = try Self.setting(readTimeout, "READ_TIMEOUT", 30)
         server.writeTimeout = try Self.setting(writeTimeout, "WRITE_TIMEOUT", 30)
         server.drainTimeout = try Self.setting(drainTimeout, "DRAIN_TIMEOUT", 30)
+        server.handlerThreads = try Self.setting(handlerThreads, "HANDLER_THREADS", 64)
+        guard server.handlerThreads >= 1 else { throw ValidationError("--handler-threads must be at least 1") }
         var limits = ServiceLimits()
         limits.maxInputs = try Self.setting(maxInputs, "MAX_INPUTS", limits.maxInputs)
         limits.maxCandidates = try Self.setting(maxCandidates, "MAX_CANDIDATES", limits.maxCandidates)
         limits.maxTextBytes = try Self.setting(maxTextBytes, "MAX_TEXT_BYTES", limits.maxTextBytes)
         limits.maxPairsPerRequest = try Self.setting(maxPairsPerRequest, "MAX_PAIRS_PER_REQUEST", limits.maxPairsPerRequest)
+        var engineConfig = BatchingEngine.Config()
+        engineConfig.maxBatchTokens = try Self.setting(maxBatchTokens, "MAX_BATCH_TOKENS", engineConfig.maxBatchTokens)
+        engineConfig.maxBatchPairs = try Self.setting(maxBatchPairs, "MAX_BATCH_PAIRS", engineConfig.maxBatchPairs)
+        engineConfig.maxWaitMilliseconds = try Self.setting(maxWaitMs, "MAX_WAIT_MS", engineConfig.maxWaitMilliseconds)
+        engineConfig.maxQueuePairs = try Self.setting(maxQueuePairs, "MAX_QUEUE_PAIRS", engineConfig.maxQueuePairs)
+        guard engineConfig.maxBatchTokens > 0, engineConfig.maxBatchPairs > 0, engineConfig.maxQueuePairs > 0, engineConfig.maxWaitMilliseconds >= 0 else {
+            throw ValidationError("batch and queue limits must be positive")
+        }
         var settings = RankerHTTPApp.Settings()
         settings.apiKey = Self.optionalSetting(apiKey, "API_KEY")
         settings.requestTimeout = try Self.setting(requestTimeout, "REQUEST_TIMEOUT", 120)
@@ -90,9 +106,11 @@ struct Serve: ParsableCommand {
             ("max_connections", .number(Double(server.maxConnections))), ("max_body_bytes", .number(Double(server.limits.maxBodyBytes))),
             ("max_header_bytes", .number(Double(server.limits.maxHeaderBytes))), ("idle_timeout", .number(server.idleTimeout)),
             ("read_timeout", .number(server.readTimeout)), ("write_timeout", .number(server.writeTimeout)),
-            ("drain_timeout", .number(server.drainTimeout)), ("request_timeout", .number(settings.requestTimeout)),
+            ("drain_timeout", .number(server.drainTimeout)), ("handler_threads", .number(Double(server.handlerThreads))), ("request_timeout", .number(settings.requestTimeout)),
             ("max_inputs", .number(Double(limits.maxInputs))), ("max_candidates", .number(Double(limits.maxCandidates))),
             ("max_text_bytes", .number(Double(limits.maxTextBytes))), ("max_pairs_per_request", .number(Double(limits.maxPairsPerRequest))),
+            ("max_batch_tokens", .number(Double(engineConfig.maxBatchTokens))), ("max_batch_pairs", .number(Double(engineConfig.maxBatchPairs))),
+            ("max_wait_ms", .number(engineConfig.maxWaitMilliseconds)), ("max_queue_pairs", .number(Double(engineConfig.maxQueuePairs))),
         ]
         log(#"{"level":"info","msg":"config","config":\#(JSON.object(config).text)}"#)
 
@@ -110,6 +128,7 @@ struct Serve: ParsableCommand {
 
         // Load and warm up while /health already answers; then /ready turns 200.
         let limitsForLoad = limits
+        let engineForLoad = engineConfig
         DispatchQueue.global().async {
             do {
                 let dir = try ModelLocator.resolve(modelID)
@@ -117,11 +136,13 @@ struct Serve: ParsableCommand {
                 if !m.unusedKeys.isEmpty {
                     log(#"{"level":"info","msg":"model.unused_keys","keys":\#(JSON.array(m.unusedKeys.map(JSON.string)).text)}"#)
                 }
-                let service = RankerService(model: m, engine: DirectEngine(model: m), limits: limitsForLoad)
+                let engine = BatchingEngine(model: m, config: engineForLoad, metrics: metrics)
+                let service = RankerService(model: m, engine: engine, limits: limitsForLoad)
                 let warm = DispatchTime.now().uptimeNanoseconds
                 _ = try service.handle(.compare, body: Array(#"{"input":"warm up","candidate_a":"a","candidate_b":"b"}"#.utf8),
                                        context: RequestContext(id: "warmup"))
-                app.attach(service: service, info: Self.info(m, modelID: modelID, blasThreads: blasThreads, limits: limitsForLoad))
+                app.attach(service: service, info: Self.info(m, modelID: modelID, blasThreads: blasThreads, limits: limitsForLoad,
+                                                                engine: engineForLoad))
                 app.setReady(true)
                 log(#"{"level":"info","msg":"model.ready","model.dir":\#(JSON.string(dir).text),"model.load_ms":\#(Int(m.loadSeconds * 1000)),"warmup_ms":\#((DispatchTime.now().uptimeNanoseconds - warm) / 1_000_000)}"#)
             } catch {
@@ -138,7 +159,8 @@ struct Serve: ParsableCommand {
         Foundation.exit(0)
     }
 
-    static func info(_ m: PairRankerModel, modelID: String, blasThreads: Int, limits: ServiceLimits) -> JSON {
+    static func info(_ m: PairRankerModel, modelID: String, blasThreads: Int, limits: ServiceLimits,
+                     engine: BatchingEngine.Config) -> JSON {
         let d = m.directory, b = d.backbone
         return .object([
             ("model", .string(modelID)), ("directory", .string(d.path)), ("checkpoint", .string(d.checkpointPath)),
@@ -154,6 +176,10 @@ struct Serve: ParsableCommand {
             ("limits", .object([("max_inputs", .number(Double(limits.maxInputs))), ("max_candidates", .number(Double(limits.maxCandidates))),
                                 ("max_text_bytes", .number(Double(limits.maxTextBytes))),
                                 ("max_pairs_per_request", .number(Double(limits.maxPairsPerRequest)))])),
+            ("batching", .object([("max_batch_tokens", .number(Double(engine.maxBatchTokens))),
+                                  ("max_batch_pairs", .number(Double(engine.maxBatchPairs))),
+                                  ("max_wait_ms", .number(engine.maxWaitMilliseconds)),
+                                  ("max_queue_pairs", .number(Double(engine.maxQueuePairs)))])),
             ("version", .string(PairrankerVersion.string)),
         ])
     }

@@ -10,12 +10,13 @@ import Testing
         let server: HTTPServer
         let app: RankerHTTPApp
         var port: Int { server.port }
-        init(config: ServerConfig = ServerConfig(), apiKey: String? = nil, ready: Bool = true) throws {
+        init(config: ServerConfig = ServerConfig(), apiKey: String? = nil, ready: Bool = true, engine: InferenceEngine? = nil) throws {
             var settings = RankerHTTPApp.Settings()
             settings.apiKey = apiKey
             settings.openapi = OpenAPIDocument.text
             app = RankerHTTPApp(metrics: Metrics(), settings: settings, log: { _ in })
-            app.attach(service: Support.service, info: .object([("model", .string("fixture"))]))
+            let service = engine.map { RankerService(model: Support.model, engine: $0) } ?? Support.service
+            app.attach(service: service, info: .object([("model", .string("fixture"))]))
             app.setReady(ready)
             var c = config
             c.port = 0
@@ -113,6 +114,32 @@ import Testing
         #expect(b.read()!.status == 503)
         b.send(RawHTTPClient.request("GET", "/health"))
         #expect(b.read()!.status == 200)
+    }
+
+    @Test("429 when over the admission limit and 504 past a deadline, through HTTP")
+    func overloadAndDeadline() throws {
+        let fake = BatchingEngineTests.FakeScorer()
+        fake.holding = true
+        var ec = BatchingEngine.Config()
+        ec.maxQueuePairs = 4
+        let engine = BatchingEngine(config: ec, scorer: fake.score)
+        defer { engine.shutdown() }
+        let live = try Live(engine: engine)
+        let body = #"{"input":"q","candidate_a":"a","candidate_b":"b"}"#
+        let a = try RawHTTPClient(port: live.port), b = try RawHTTPClient(port: live.port), c = try RawHTTPClient(port: live.port)
+        a.send(RawHTTPClient.request("POST", "/compare", body: body))
+        fake.entered.wait()
+        b.send(RawHTTPClient.request("POST", "/compare", body: body, headers: ["X-Request-Timeout": "0.2"]))
+        Thread.sleep(forTimeInterval: 0.05)
+        c.send(RawHTTPClient.request("POST", "/compare", body: body))
+        let rc = c.read()!
+        #expect(rc.status == 429, "\(rc.text)")
+        #expect(rc.json?["error"]?["type"] == .string("overloaded"))
+        let rb = b.read()!
+        #expect(rb.status == 504, "\(rb.text)")
+        fake.holding = false
+        fake.gate.signal()
+        #expect(a.read()?.status == 200)
     }
 
     @Test("keep-alive, pipelining in order, HTTP/1.0 and Connection: close")

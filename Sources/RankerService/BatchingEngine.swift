@@ -1,0 +1,232 @@
+import Foundation
+import PairRanker
+
+/// One shared inference engine (design.md §2 habit 9, after TEI's queue.rs): one owner thread
+/// holds a queue of pair sequences from every request (not of requests), cuts batches by a token
+/// budget, a pair cap and a short wait, runs them packed without padding, and hands each request
+/// its logits. Requests whose client left or whose deadline passed have their queued pairs
+/// dropped before they are computed. Admission is decided for a whole request before any work.
+///
+/// Scheduling policy: round robin over requests. A batch takes one pair from each waiting
+/// request in arrival order, then a second from each, and so on until the budget is full, so a
+/// small /compare sent while a large /rank is queued rides in the next batch instead of waiting
+/// for the whole /rank. A request's pairs may be spread over several batches; results never
+/// depend on the batch (the model's logits are bit-identical whatever shares the batch).
+public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
+    public struct Config: Sendable, Equatable {
+        /// Tokens in one batch at most (sum of the packed sequences' lengths).
+        public var maxBatchTokens = 8192
+        /// Pair sequences in one batch at most.
+        public var maxBatchPairs = 64
+        /// How long the first pair of a batch waits for company (milliseconds).
+        public var maxWaitMilliseconds = 2.0
+        /// Admitted pairs (queued or running) at most; a request that would exceed it gets 429.
+        public var maxQueuePairs = 4096
+        public init() {}
+    }
+
+    public typealias Scorer = ([PairSequence]) throws -> [Float]
+
+    final class Job {
+        let pairs: [PairSequence]
+        var results: [Float]
+        var remaining: Int
+        var next = 0                     // next pair index to schedule
+        var abandoned = false
+        var error: Error?
+        let done = DispatchSemaphore(value: 0)
+        let context: RequestContext
+        let enqueued: UInt64
+        var firstStart: UInt64?
+        var inference: UInt64 = 0
+        var tokens = 0
+        init(pairs: [PairSequence], context: RequestContext) {
+            self.pairs = pairs
+            results = Array(repeating: 0, count: pairs.count)
+            remaining = pairs.count
+            self.context = context
+            enqueued = DispatchTime.now().uptimeNanoseconds
+        }
+    }
+
+    public let config: Config
+    let scorer: Scorer
+    let metrics: Metrics?
+    private let cond = NSCondition()
+    private var jobs: [Job] = []          // waiting or partly scheduled, arrival order
+    private var admitted = 0
+    private var queuedPairs = 0
+    private var stopped = false
+    private var thread: Thread?
+
+    public init(config: Config, metrics: Metrics? = nil, scorer: @escaping Scorer) {
+        self.config = config
+        self.scorer = scorer
+        self.metrics = metrics
+        metrics?.gauge("pairranker_queue_pairs") { [weak self] in Double(self?.queueDepth ?? 0) }
+        metrics?.gauge("pairranker_admitted_pairs") { [weak self] in Double(self?.admittedPairs ?? 0) }
+        let t = Thread { [weak self] in self?.loop() }
+        t.name = "pairranker-engine"
+        t.stackSize = 4 << 20
+        thread = t
+        t.start()
+    }
+
+    public convenience init(model: PairRankerModel, config: Config, metrics: Metrics? = nil) {
+        self.init(config: config, metrics: metrics, scorer: model.logits)
+    }
+
+    deinit { shutdown() }
+
+    public func shutdown() {
+        cond.lock(); stopped = true; cond.broadcast(); cond.unlock()
+    }
+
+    public var queueDepth: Int { cond.lock(); defer { cond.unlock() }; return queuedPairs }
+    public var admittedPairs: Int { cond.lock(); defer { cond.unlock() }; return admitted }
+
+    // MARK: InferenceEngine
+
+    public func admit(pairs: Int, context: RequestContext) throws {
+        cond.lock()
+        defer { cond.unlock() }
+        guard admitted + pairs <= config.maxQueuePairs else {
+            throw APIError(.overloaded, "the server is at capacity (\(admitted) of \(config.maxQueuePairs) pairs admitted; "
+                           + "this request needs \(pairs)); nothing was computed, retry later")
+        }
+        admitted += pairs
+    }
+
+    public func release(pairs: Int) {
+        cond.lock(); admitted -= pairs; cond.unlock()
+    }
+
+    public func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
+        guard !pairs.isEmpty else { return [] }
+        let job = Job(pairs: pairs, context: context)
+        cond.lock()
+        jobs.append(job)
+        queuedPairs += pairs.count
+        cond.signal()
+        cond.unlock()
+        // Wait in short slices so a departed client or a passed deadline is noticed promptly.
+        while true {
+            if job.done.wait(timeout: .now() + .milliseconds(20)) == .success { break }
+            let reason: APIError.Kind? = context.isCancelled ? .cancelled : context.deadlinePassed ? .timeout : nil
+            guard let reason else { continue }
+            cond.lock()
+            let finished = job.remaining == 0 || job.error != nil
+            if !finished { abandon(job) }
+            cond.unlock()
+            if finished { job.done.wait(); break }
+            throw reason == .timeout
+                ? APIError(.timeout, "the request's deadline passed before its pairs were computed (\(job.remaining) of \(pairs.count) left)")
+                : APIError(.cancelled, "the client went away")
+        }
+        if let e = job.error { throw e }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let queue = (job.firstStart ?? now) - job.enqueued
+        context.record(queue: queue, inference: job.inference, pairs: pairs.count, tokens: job.tokens)
+        metrics?.observe("pairranker_queue_duration_seconds", Double(queue) / 1e9)
+        metrics?.observe("pairranker_inference_duration_seconds", Double(job.inference) / 1e9)
+        return job.results
+    }
+
+    /// Drops a job's unscheduled pairs (called with the lock held).
+    private func abandon(_ job: Job) {
+        job.abandoned = true
+        let dropped = job.pairs.count - job.next
+        if dropped > 0 {
+            queuedPairs -= dropped
+            job.next = job.pairs.count
+            metrics?.add("pairranker_pairs_dropped_total", Double(dropped))
+        }
+        jobs.removeAll { $0 === job }
+    }
+
+    // MARK: the owner thread
+
+    private func loop() {
+        while true {
+            cond.lock()
+            while jobs.isEmpty && !stopped { cond.wait() }
+            if stopped { cond.unlock(); return }
+            // A short wait for company, unless the budget is already full.
+            let deadline = Date(timeIntervalSinceNow: config.maxWaitMilliseconds / 1000)
+            while queuedPairs < config.maxBatchPairs && queuedTokensEstimate() < config.maxBatchTokens && !stopped {
+                if !cond.wait(until: deadline) { break }
+            }
+            let batch = cut()
+            cond.unlock()
+            guard !batch.isEmpty else { continue }
+            run(batch)
+        }
+    }
+
+    private func queuedTokensEstimate() -> Int {
+        var t = 0
+        for j in jobs { for p in j.pairs[j.next...] { t += p.ids.count; if t >= config.maxBatchTokens { return t } } }
+        return t
+    }
+
+    /// Takes pairs round robin over the waiting jobs (lock held). Jobs whose client left or
+    /// whose deadline passed are dropped here, before any of their remaining pairs run.
+    private func cut() -> [(Job, Int)] {
+        for j in jobs where j.context.isCancelled || j.context.deadlinePassed { abandon(j) }
+        var batch: [(Job, Int)] = []
+        var tokens = 0
+        var progressed = true
+        while progressed && batch.count < config.maxBatchPairs {
+            progressed = false
+            for j in jobs where j.next < j.pairs.count && batch.count < config.maxBatchPairs {
+                let n = j.pairs[j.next].ids.count
+                if !batch.isEmpty && tokens + n > config.maxBatchTokens { continue }
+                batch.append((j, j.next))
+                j.next += 1
+                tokens += n
+                progressed = true
+            }
+        }
+        queuedPairs -= batch.count
+        jobs.removeAll { $0.next >= $0.pairs.count }
+        return batch
+    }
+
+    private func run(_ batch: [(Job, Int)]) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let pairs = batch.map { $0.0.pairs[$0.1] }
+        let tokens = pairs.reduce(0) { $0 + $1.ids.count }
+        let result: Result<[Float], Error> = Result { try scorer(pairs) }
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        metrics?.observe("pairranker_batch_pairs", Double(pairs.count))
+        metrics?.observe("pairranker_batch_tokens", Double(tokens))
+        metrics?.add("pairranker_pairs_processed_total", Double(pairs.count))
+        metrics?.add("pairranker_tokens_processed_total", Double(tokens))
+        cond.lock()
+        var finished: [Job] = []
+        var seen = Set<ObjectIdentifier>()
+        for (k, (job, index)) in batch.enumerated() {
+            let first = seen.insert(ObjectIdentifier(job)).inserted
+            if job.firstStart == nil { job.firstStart = start }
+            if first { job.inference += elapsed }
+            job.tokens += pairs[k].ids.count
+            switch result {
+            case let .success(values):
+                job.results[index] = values[k]
+                job.remaining -= 1
+                if job.remaining == 0 { finished.append(job) }
+            case let .failure(e):
+                // A failed batch fails its requests; their other pairs are dropped.
+                guard first else { continue }
+                job.error = e
+                queuedPairs -= job.pairs.count - job.next
+                job.next = job.pairs.count
+                job.remaining = 0
+                jobs.removeAll { $0 === job }
+                finished.append(job)
+            }
+        }
+        cond.unlock()
+        for j in finished { j.done.signal() }
+    }
+}
