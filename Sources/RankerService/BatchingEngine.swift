@@ -14,10 +14,13 @@ import PairRanker
 /// depend on the batch (the model's logits are bit-identical whatever shares the batch).
 public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public struct Config: Sendable, Equatable {
-        /// Tokens in one batch at most (sum of the packed sequences' lengths).
-        public var maxBatchTokens = 8192
+        /// Tokens in one batch at most (sum of the packed sequences' lengths). A 384-row GEMM is
+        /// already at the BLAS plateau, so a larger budget buys little throughput and makes a
+        /// small request wait longer behind the running batch; one pair longer than the budget
+        /// still runs, alone.
+        public var maxBatchTokens = 1024
         /// Pair sequences in one batch at most.
-        public var maxBatchPairs = 64
+        public var maxBatchPairs = 32
         /// How long the first pair of a batch waits for company (milliseconds).
         public var maxWaitMilliseconds = 2.0
         /// Admitted pairs (queued or running) at most; a request that would exceed it gets 429.
