@@ -30,6 +30,10 @@ struct EncoderLayer: @unchecked Sendable {
         posKey = FloatBuffer(count: rows * c, zeroed: false)
         BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer,
                     bias: qkvBias.pointer, outFeatures: c, into: posQuery.pointer)
+        // NOTE: the reference divides c2c, c2p and p2c by sqrt(3·HS) after each product; we fold
+        // the scale into Q (per forward) and into the positional queries (here, once), which
+        // changes only rounding.
+        Kernels.scale(posQuery.pointer, by: 1 / (Float(config.headSize * 3)).squareRoot(), count: rows * c)
         BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer + c * c,
                     bias: qkvBias.pointer + c, outFeatures: c, into: posKey.pointer)
         let out = weights.scoped("attention.output")
@@ -52,11 +56,7 @@ struct EncoderLayer: @unchecked Sendable {
         let cap = ws.tokenCapacity
         BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
                     outFeatures: 3 * c, into: qkv, rowCapacity: cap)
-        var offset = 0
-        for l in lengths {
-            attention(model: model, offset: offset, length: l, ws: ws)
-            offset += l
-        }
+        attention(model: model, tokens: t, lengths: lengths, ws: ws)
         // Attention output: LN(ctx · Woᵀ + bo + x)
         BLAS.linear(ctx, rows: t, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
                     outFeatures: c, into: a, rowCapacity: cap)

@@ -18,11 +18,12 @@ public final class Workspace: @unchecked Sendable {
     private(set) var attn = FloatBuffer(count: 0)
     /// inter: (T, I) feed-forward activations.
     private(set) var inter = FloatBuffer(count: 0)
-    /// scores: (L, L) one head's attention scores / probabilities.
-    private(set) var scores = FloatBuffer(count: 0)
-    /// c2p: (L, R) query · positional keys; p2cT: (R, L) positional queries · keys.
-    private(set) var c2p = FloatBuffer(count: 0)
-    private(set) var p2cT = FloatBuffer(count: 0)
+    /// Per attention task t (heads run in parallel): scores[t] (L, L) one head's scores and
+    /// probabilities; c2p[t] (L, R) query · positional keys; p2cT[t] (R, L) positional queries · keys.
+    private(set) var scores: [FloatBuffer] = []
+    private(set) var c2p: [FloatBuffer] = []
+    private(set) var p2cT: [FloatBuffer] = []
+    let tasks: Int
 
     /// Rows every dense GEMM runs at least (BLAS.minimumRows over the layer shapes).
     let minimumRows: Int
@@ -31,6 +32,7 @@ public final class Workspace: @unchecked Sendable {
         hidden = config.hiddenSize
         intermediate = config.intermediateSize
         relRows = 2 * config.attentionSpan
+        tasks = max(1, Parallel.threads)
         let c = hidden, i = intermediate
         minimumRows = [(3 * c, c), (c, c), (i, c), (c, i)].map { BLAS.minimumRows(outFeatures: $0.0, inFeatures: $0.1) }.max()!
         reserve(tokens: tokens, maxLength: maxLength)
@@ -49,9 +51,9 @@ public final class Workspace: @unchecked Sendable {
         }
         if maxLength > lengthCapacity {
             lengthCapacity = maxLength
-            scores = FloatBuffer(count: maxLength * maxLength)
-            c2p = FloatBuffer(count: maxLength * relRows)
-            p2cT = FloatBuffer(count: maxLength * relRows)
+            scores = (0..<tasks).map { _ in FloatBuffer(count: maxLength * maxLength) }
+            c2p = (0..<tasks).map { _ in FloatBuffer(count: maxLength * relRows) }
+            p2cT = (0..<tasks).map { _ in FloatBuffer(count: maxLength * relRows) }
         }
     }
 }

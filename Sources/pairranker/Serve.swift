@@ -93,6 +93,7 @@ struct Serve: ParsableCommand {
         let blasThreads = try Self.setting(threads, "THREADS", ProcessInfo.processInfo.activeProcessorCount)
         guard blasThreads >= 1 else { throw ValidationError("--threads must be at least 1") }
         BLAS.setThreads(blasThreads)
+        Parallel.threads = blasThreads
 
         let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let metrics = Metrics()

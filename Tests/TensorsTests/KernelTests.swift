@@ -106,3 +106,26 @@ import Glibc
         #expect(BLAS.threads >= 1)
     }
 }
+
+@Suite struct SIMDMathTests {
+    @Test("vectorised exp and erf agree with libm to a few ulp")
+    func accuracy() {
+        var worstExp: Float = 0, worstErf: Float = 0
+        var x: Float = -30
+        while x < 30 {
+            let v = SIMD16<Float>((0..<16).map { x + Float($0) * 0.000731 })
+            let e = SIMDMath.exp(v), f = SIMDMath.erf(v)
+            for i in 0..<16 {
+                let want = expf(v[i])
+                worstExp = max(worstExp, abs(e[i] - want) / max(want, .leastNormalMagnitude))
+                worstErf = max(worstErf, abs(f[i] - erff(v[i])))
+            }
+            x += 0.0117
+        }
+        print("exp max relative error \(worstExp), erf max absolute error \(worstErf)")
+        #expect(worstExp < 4e-7)
+        #expect(worstErf < 5e-7)
+        #expect(SIMDMath.exp(SIMD16(repeating: -200))[0] == 0)
+        #expect(SIMDMath.erf(SIMD16(repeating: 9))[0] == 1)
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import DeBERTa
+import Foundation
+import PairRanker
+import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pairranker bench`: forward-pass throughput on pair sequences of fixed total lengths and on a
+/// realistic mix, the achieved GFLOP/s against an sgemm peak measured in the same process, model
+/// load time and peak RSS. `scripts/bench/run_bench.py` runs it beside PyTorch on the same
+/// weights and inputs (`--dump-inputs`).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmark the pair forward pass; prints one JSON line per case.")
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "Checkpoint file in the model directory.") var weights: String?
+    @Option(help: "Total pair lengths to time, comma-separated.") var lengths = "128,256,384"
+    @Option(help: "Timed repetitions per case (the median is reported).") var repeats = 3
+    @Option(help: "Pairs in the realistic mix (0: skip it).") var mixPairs = 16
+    @Option(help: "Token budget of a batch in the mix (as the engine cuts them).") var batchTokens = 1024
+    @Option(help: "BLAS threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Write the benchmark's inputs (token ids) as JSON for the reference side.") var dumpInputs: String?
+    @Option(help: "Seed for the inputs.") var seed: UInt64 = 7
+
+    struct Case { let name: String; let pairs: [PairSequence]; let batches: [[Int]] }
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        Parallel.threads = threads
+        let loadStart = Date()
+        let m = try PairRankerModel(path: try ModelLocator.resolve(model), checkpoint: weights)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let cfg = m.directory.backbone
+        var rng = seed
+        func next(_ n: Int) -> Int {
+            rng &+= 0x9E37_79B9_7F4A_7C15
+            var z = rng
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(n))
+        }
+        let t = m.assembler.tokens
+        let vocab = min(cfg.vocabSize, m.tokenizer.vocabularySize)
+        func segment(_ prefix: Int32, _ n: Int) -> [Int32] {
+            [t.cls, prefix] + (0..<max(0, n - 3)).map { _ in Int32(5 + next(vocab - 10)) } + [t.sep]
+        }
+        func pair(_ s: Int, _ a: Int, _ b: Int) -> PairSequence {
+            m.assembler.pair(source: segment(t.source, s), left: segment(t.candidate, a), right: segment(t.candidate, b))
+        }
+        var cases: [Case] = []
+        for l in lengths.split(separator: ",").compactMap({ Int($0) }) {
+            let s = l / 3, a = (l - s) / 2
+            cases.append(Case(name: "L=\(l)", pairs: [pair(s, a, l - s - a)], batches: [[0]]))
+        }
+        if mixPairs > 0 {
+            // Short prompts, candidates of 20-300 tokens, truncated to the model's budgets as the
+            // assembler would: source ≤ S, each candidate ≤ C + (S − source) / 2.
+            let sMax = m.assembler.sourceMaxLength, cMax = m.assembler.candidateMaxLength
+            let pairs = (0..<mixPairs).map { _ -> PairSequence in
+                let s = min(sMax, 20 + next(41)), budget = cMax + (sMax - s) / 2
+                return pair(s, min(budget, 20 + next(281)), min(budget, 20 + next(281)))
+            }
+            var batches: [[Int]] = [], current: [Int] = [], tokens = 0
+            for (i, p) in pairs.enumerated() {
+                if !current.isEmpty && tokens + p.ids.count > batchTokens { batches.append(current); current = []; tokens = 0 }
+                current.append(i)
+                tokens += p.ids.count
+            }
+            if !current.isEmpty { batches.append(current) }
+            cases.append(Case(name: "mix", pairs: pairs, batches: batches))
+        }
+        if let dumpInputs {
+            let json = "[" + cases.map { c in
+                "{\"case\":\"\(c.name)\",\"pairs\":[" + c.pairs.map { p in
+                    "{\"ids\":[\(p.ids.map(String.init).joined(separator: ","))],\"pooled\":[\(p.sourcePosition),\(p.leftPosition),\(p.rightPosition)]}"
+                }.joined(separator: ",") + "],\"batches\":[" + c.batches.map { "[\($0.map(String.init).joined(separator: ","))]" }.joined(separator: ",") + "]}"
+            }.joined(separator: ",") + "]"
+            try Data(json.utf8).write(to: URL(fileURLWithPath: dumpInputs))
+        }
+        let peak = Self.sgemmPeak()
+        print(#"{"impl":"pairranker","event":"setup","load_seconds":\#(loadSeconds),"sgemm_peak_gflops":\#(peak),"threads":\#(threads),"openblas_core":"\#(BLAS.coreName)"}"#)
+        for c in cases {
+            var times: [Double] = []
+            var logits: [Float] = []
+            _ = try m.logits(c.batches[0].map { c.pairs[$0] })  // warm-up
+            for _ in 0..<repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                logits = []
+                for b in c.batches { logits += try m.logits(b.map { c.pairs[$0] }) }
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            times.sort()
+            let median = times[times.count / 2]
+            let flops = c.pairs.reduce(0.0) { $0 + Self.requiredFlops(cfg, length: $1.ids.count) }
+            let tokens = c.pairs.reduce(0) { $0 + $1.ids.count }
+            print(#"{"impl":"pairranker","case":"\#(c.name)","pairs":\#(c.pairs.count),"tokens":\#(tokens),"median_seconds":\#(median),"min_seconds":\#(times.first!),"max_seconds":\#(times.last!),"pairs_per_second":\#(Double(c.pairs.count) / median),"gflops":\#(flops / median / 1e9),"fraction_of_peak":\#(flops / median / 1e9 / peak),"logits":[\#(logits.map { "\($0)" }.joined(separator: ","))]}"#)
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(#"{"impl":"pairranker","event":"done","peak_rss_mb":\#(Double(usage.ru_maxrss) / 1024)}"#)
+    }
+
+    /// FLOPs a forward must do: the dense projections, and per head the content scores, the two
+    /// position terms (one dot product per (query, key) each) and the weighted sum of values.
+    static func requiredFlops(_ c: DebertaV2Config, length l: Int) -> Double {
+        let h = Double(c.hiddenSize), i = Double(c.intermediateSize), t = Double(l)
+        let dense = 2 * t * (4 * h * h + 2 * h * i)
+        let attention = 4 * 2 * t * t * h  // c2c, c2p, p2c, P·V over all heads
+        return Double(c.numHiddenLayers) * (dense + attention)
+    }
+
+    /// sgemm GFLOP/s on the model's largest dense shape (384 × 1024 · 1024 × 4096).
+    static func sgemmPeak() -> Double {
+        let m = 384, k = 1024, n = 4096
+        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: m * n)
+        for i in 0..<(m * k) { a.pointer[i] = Float(i % 7) * 0.01 }
+        for i in 0..<(n * k) { b.pointer[i] = Float(i % 5) * 0.01 }
+        BLAS.gemm(transB: true, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: c.pointer, ldc: n)
+        var best = 0.0
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<4 { BLAS.gemm(transB: true, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: c.pointer, ldc: n) }
+            let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = max(best, 4 * 2 * Double(m * n * k) / s / 1e9)
+        }
+        return best
+    }
+}
