@@ -46,7 +46,9 @@ protocol RouteCommand: ParsableCommand {
 }
 
 extension RouteCommand {
-    func run() throws {
+    func run() throws { try runRoute() }
+
+    func runRoute() throws {
         let body: Data
         if let input {
             guard let d = FileManager.default.contents(atPath: input) else { throw ValidationError("--input \(input): cannot read the file") }
@@ -77,11 +79,32 @@ struct Compare: RouteCommand {
 
 struct Rank: RouteCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Rank candidates: reads a /rank request body, prints the response.",
-        discussion: #"Example: echo '{"input":"2+2?","candidates":["4","5"]}' | pairranker rank --model DIR"#)
+        abstract: "Rank candidates: reads a /rank request body, prints the response; or ranks a JSONL file with --output.",
+        discussion: #"""
+            Example: echo '{"input":"2+2?","candidates":["4","5"]}' | pairranker rank --model DIR
+            Offline: pairranker rank --model DIR --input prompts.jsonl --output ranked.jsonl [--resume]
+              (one /rank single-form object per line in, one response per line out, same order;
+              a bad line gets {"line": N, "error": ...} and a message on stderr)
+            """#)
     static let route = RankerService.Route.rank
     @OptionGroup var options: ModelOptions
-    @Option(help: "Request body file (default: stdin).") var input: String?
+    @Option(help: "Request body file (default: stdin), or the JSONL input with --output.") var input: String?
+    @Option(help: "Rank a JSONL file line by line into this file.") var output: String?
+    @Flag(help: "With --output: keep the lines already in the output and continue after them.") var resume = false
+    @Flag(help: "With --output: stop at the first bad line.") var failFast = false
+    @Option(help: "With --output: lines in flight at once (their pairs share batches).") var inFlight = 8
+
+    func run() throws {
+        guard let output else { return try runRoute() }
+        guard let input else { throw ValidationError("--output needs --input FILE (JSONL)") }
+        let model = try options.load()
+        let engine = BatchingEngine(model: model, config: BatchingEngine.Config())
+        defer { engine.shutdown() }
+        var limits = ServiceLimits()
+        limits.maxPairsPerRequest = 1 << 20
+        try BatchRank(service: RankerService(model: model, engine: engine, limits: limits), input: input, output: output,
+                      resume: resume, failFast: failFast, inFlight: inFlight).run()
+    }
 }
 
 struct Tokenize: RouteCommand {
