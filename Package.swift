@@ -25,9 +25,10 @@ let package = Package(
         .target(name: "Tokenizer"),
         .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
         .target(name: "HTTPServer"),
+        .target(name: "Hub"),
         .target(name: "RankerService", dependencies: ["PairRanker", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker", "RankerService", "Tensors", "HTTPServer",
+            "PairRanker", "RankerService", "Tensors", "HTTPServer", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
@@ -35,6 +36,7 @@ let package = Package(
         .testTarget(name: "DeBERTaTests", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub"]),
         .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairRanker"]),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]

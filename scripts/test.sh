@@ -7,3 +7,4 @@ bash scripts/bootstrap.sh
 swift build --build-tests
 swift test --skip-build
 bash scripts/api_contract.sh
+bash scripts/deploy_check.sh

@@ -18,7 +18,7 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         /// already at the BLAS plateau, so a larger budget buys little throughput and makes a
         /// small request wait longer behind the running batch; one pair longer than the budget
         /// still runs, alone.
-        public var maxBatchTokens = 1024
+        public var maxBatchTokens = 512
         /// Pair sequences in one batch at most.
         public var maxBatchPairs = 32
         /// How long the first pair of a batch waits for company (milliseconds).

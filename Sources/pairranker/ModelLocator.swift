@@ -1,34 +1,48 @@
+import ArgumentParser
 import Foundation
+import Hub
 
-/// Resolves `--model`: a local directory, or a Hugging Face id (`ORG/NAME`) already in the hub
-/// cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`), at the commit
-/// `refs/main` names.
+/// Resolves `--model`: a local directory, or a Hugging Face id (`ORG/NAME`): from the hub cache
+/// (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`) when it is there,
+/// else downloaded into it (unless HF_HUB_OFFLINE is set).
 enum ModelLocator {
     static let defaultModel = "llm-blender/pair-ranker"
 
-    static func hubCache(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let c = env["HF_HUB_CACHE"], !c.isEmpty { return c }
-        if let h = env["HF_HOME"], !h.isEmpty { return h + "/hub" }
-        return (env["HOME"] ?? NSHomeDirectory()) + "/.cache/huggingface/hub"
-    }
-
-    static func resolve(_ model: String, revision: String = "main") throws -> String {
+    static func resolve(_ model: String, revision: String = "main", download: Bool = true) throws -> String {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue { return model }
         let parts = model.split(separator: "/")
         guard parts.count == 2, !model.hasPrefix("/"), !model.hasPrefix(".") else {
             throw ValidationError("--model \(model): no such directory")
         }
-        let repo = hubCache() + "/models--\(parts[0])--\(parts[1])"
-        let ref = (try? String(contentsOfFile: repo + "/refs/\(revision)", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? revision
-        let snapshot = repo + "/snapshots/" + ref
-        guard FileManager.default.fileExists(atPath: snapshot) else {
-            throw ValidationError("--model \(model): not a directory, and not in the Hugging Face cache at \(repo) "
-                                  + "(download it, or pass a local model directory such as Tests/Fixtures/tiny-pair-ranker)")
+        let hub = HubDownloader(options: HubDownloader.Options())
+        if let snap = hub.cachedSnapshot(repo: model, revision: revision) { return snap }
+        guard download else {
+            throw ValidationError("--model \(model): not a directory, and not in the Hugging Face cache at \(hub.options.cache)")
         }
-        return snapshot
+        do {
+            return try hub.download(repo: model, revision: revision)
+        } catch let e as HubError {
+            throw ValidationError("--model \(model): not a local directory, not in the cache at \(hub.options.cache), and the download failed: \(e.message). "
+                                  + "Pass a local model directory such as Tests/Fixtures/tiny-pair-ranker.")
+        }
     }
 }
 
-import ArgumentParser
+struct Download: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Download a model from the Hugging Face Hub into the standard cache (shared with Python tools); prints its directory.",
+        discussion: "Honours HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, HF_HUB_CACHE and HF_HOME. An interrupted download resumes.")
+
+    @Argument(help: "Model id, ORG/NAME.") var model: String = ModelLocator.defaultModel
+    @Option(help: "Branch, tag or commit.") var revision = "main"
+
+    func run() throws {
+        do {
+            print(try HubDownloader(options: HubDownloader.Options()).download(repo: model, revision: revision))
+        } catch let e as HubError {
+            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -9,7 +9,7 @@ struct Pairranker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pairranker",
         abstract: "Serve and run the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) on CPU.",
-        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Load.self, Bench.self, MakeRandomModel.self, BenchTokenizer.self])
+        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Download.self, Load.self, Bench.self, MakeRandomModel.self, BenchTokenizer.self])
 
     static func main() {
         blasLine = OpenBLASSetup.ensureCore()

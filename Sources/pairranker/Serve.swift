@@ -36,7 +36,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Pair sequences per request at most. [PAIRRANKER_MAX_PAIRS_PER_REQUEST, default 4096]") var maxPairsPerRequest: Int?
     @Option(help: "Threads that run request handlers (each waiting request holds one). [PAIRRANKER_HANDLER_THREADS, default 64]")
     var handlerThreads: Int?
-    @Option(help: "Tokens in one batch at most. [PAIRRANKER_MAX_BATCH_TOKENS, default 1024]") var maxBatchTokens: Int?
+    @Option(help: "Tokens in one batch at most. [PAIRRANKER_MAX_BATCH_TOKENS, default 512]") var maxBatchTokens: Int?
     @Option(help: "Pair sequences in one batch at most. [PAIRRANKER_MAX_BATCH_PAIRS, default 32]") var maxBatchPairs: Int?
     @Option(help: "Milliseconds a batch waits for more pairs. [PAIRRANKER_MAX_WAIT_MS, default 2]") var maxWaitMs: Double?
     @Option(help: "Admitted pairs at most; a request past it gets 429. [PAIRRANKER_MAX_QUEUE_PAIRS, default 4096]") var maxQueuePairs: Int?
