@@ -8,3 +8,5 @@ swift build --build-tests
 swift test --skip-build
 bash scripts/api_contract.sh
 bash scripts/deploy_check.sh
+# A short run of every fuzz target (the long runs: scripts/fuzz.sh 600).
+bash scripts/fuzz.sh 15

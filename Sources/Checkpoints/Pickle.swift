@@ -147,7 +147,7 @@ struct PickleReader {
             case 0x8a:                                               // LONG1
                 let n = try u8()
                 guard n <= 8 else { throw fail("LONG1 of \(n) bytes is too large") }
-                var v = n == 0 ? 0 : Int(try le(n))
+                var v = n == 0 ? 0 : Int(truncatingIfNeeded: try le(n))
                 if n > 0 && n < 8 && v & (1 << (8 * n - 1)) != 0 { v -= 1 << (8 * n) }
                 stack.append(.int(v))
             case 0x47:                                               // BINFLOAT (big-endian)

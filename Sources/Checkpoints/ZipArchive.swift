@@ -35,8 +35,8 @@ struct ZipArchive {
         var cdOffset = Int(file.le(UInt32.self, at: eocd + 16))
         // Zip64 locator sits right before the end record.
         if eocd >= 20, file.le(UInt32.self, at: eocd - 20) == 0x0706_4b50 {
-            let z64 = Int(file.le(UInt64.self, at: eocd - 12))
-            guard z64 >= 0, z64 + 56 <= n, file.le(UInt32.self, at: z64) == 0x0606_4b50 else {
+            let z64 = Int(clamping: file.le(UInt64.self, at: eocd - 12))
+            guard z64 >= 0, z64 <= n - 56, file.le(UInt32.self, at: z64) == 0x0606_4b50 else {
                 throw CheckpointError.badZip(path: path, message: "zip64 end record out of bounds")
             }
             count = Int(clamping: file.le(UInt64.self, at: z64 + 32))

@@ -144,3 +144,21 @@ import Testing
         #expect(throws: CheckpointError.fileNotFound(path: "/nonexistent/x.bin")) { _ = try Checkpoint(path: "/nonexistent/x.bin") }
     }
 }
+
+@Suite struct FuzzRegressionTests {
+    /// Found by scripts/fuzz.sh (checkpoint target): a zip64 end-record offset past Int.max
+    /// trapped in the conversion instead of being rejected.
+    @Test("crashes found by fuzzing are now clean errors")
+    func regressions() throws {
+        let dir = TestFiles.fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fuzz/regressions/checkpoint")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(!files.isEmpty)
+        for f in files {
+            let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent(f)))
+            // The fuzz target's first byte picks the shape; 0 means the rest is the raw file.
+            #expect(bytes.first.map { $0 & 1 } == 0)
+            let path = TestFiles.temp("regression-\(f)", Array(bytes.dropFirst()))
+            #expect(throws: CheckpointError.self, "\(f)") { _ = try Checkpoint(path: path) }
+        }
+    }
+}

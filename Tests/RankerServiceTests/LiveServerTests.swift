@@ -190,6 +190,24 @@ import Testing
         #expect(idle.closedByServer(), "idle connections are closed")
     }
 
+    @Test("IPv6: a server on :: answers over ::1 and 127.0.0.1 (dual stack)")
+    func ipv6() throws {
+        var config = ServerConfig()
+        config.host = "::"
+        let live = try Live(config: config)
+        for host in ["[::1]", "127.0.0.1"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["curl", "-sg", "http://\(host):\(live.port)/health"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            #expect(String(decoding: data, as: UTF8.self) == #"{"status":"ok"}"#, "\(host)")
+        }
+    }
+
     @Test("curl gets the same logits as the CLI")
     func curl() throws {
         let body = #"{"input":"What is 2+2?","candidate_a":"4","candidate_b":"five"}"#
