@@ -47,20 +47,22 @@ import Glibc
         func latency() throws -> Double {
             let c = try RawHTTPClient(port: live.port)
             var times: [Double] = []
-            for _ in 0..<20 {
+            for _ in 0..<50 {
                 let t0 = Date()
                 c.send(RawHTTPClient.request("POST", "/compare", body: body))
                 guard c.read()?.status == 200 else { return .infinity }
                 times.append(Date().timeIntervalSince(t0))
             }
-            return times.sorted()[10]
+            return times.sorted()[25]
         }
         let before = try latency()
         let idle = try (0..<1000).map { _ in try RawHTTPClient(port: live.port) }
         Thread.sleep(forTimeInterval: 0.3)
         #expect(live.server.openConnections >= 1000)
         let during = try latency()
-        #expect(during < max(before * 3, before + 0.02), "median latency \(during) s with 1000 idle connections vs \(before) s")
+        // Generous: the suite runs beside other tests; what must not happen is latency that grows
+        // with the number of idle connections (a thread or a poll loop per connection).
+        #expect(during < before * 3 + 0.02, "median latency \(during) s with 1000 idle connections vs \(before) s")
         withExtendedLifetime(idle) {}
     }
 
@@ -82,6 +84,72 @@ import Glibc
         #expect(live.server.openConnections == 0)
         #expect(Self.openDescriptors() <= fds + 2, "descriptors \(fds) -> \(Self.openDescriptors())")
         #expect(Self.rssKB() < rss + 20_000, "RSS \(rss) KB -> \(Self.rssKB()) KB")
+    }
+
+    @Test("a client that does not read its responses is cut off by the write timeout")
+    func writeTimeout() throws {
+        var config = ServerConfig()
+        config.writeTimeout = 0.5
+        let live = try LiveServerTests.Live(config: config)
+        let c = try RawHTTPClient(port: live.port)
+        var rcv: Int32 = 4096
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcv, socklen_t(MemoryLayout<Int32>.size))
+        // Pipeline far more response bytes than the socket buffers hold, and never read.
+        c.send(String(repeating: RawHTTPClient.request("GET", "/openapi.yaml"), count: 300))
+        Thread.sleep(forTimeInterval: 0.5)
+        var closed = false
+        for _ in 0..<40 where !closed {
+            Thread.sleep(forTimeInterval: 0.1)
+            closed = live.server.openConnections == 0
+        }
+        #expect(closed, "the stalled connection was closed")
+        let other = try RawHTTPClient(port: live.port)
+        other.send(RawHTTPClient.request("GET", "/health"))
+        #expect(other.read()?.status == 200)
+    }
+
+    @Test("past the connection cap new connections wait in the backlog until one closes")
+    func connectionCap() throws {
+        var config = ServerConfig()
+        config.maxConnections = 2
+        let live = try LiveServerTests.Live(config: config)
+        var idle: [RawHTTPClient] = try (0..<2).map { _ in try RawHTTPClient(port: live.port) }
+        Thread.sleep(forTimeInterval: 0.2)
+        let waiting = try RawHTTPClient(port: live.port, timeout: 0.5)
+        waiting.send(RawHTTPClient.request("GET", "/health"))
+        #expect(waiting.read() == nil, "not served while two connections are open")
+        idle.removeAll()
+        let after = try RawHTTPClient(port: live.port, timeout: 5)
+        after.send(RawHTTPClient.request("GET", "/health"))
+        #expect(after.read()?.status == 200)
+    }
+
+    @Test("out of descriptors (EMFILE), the server keeps running and serves again once they free up")
+    func emfile() throws {
+        let port = 20000 + Int(getpid() % 20000) + 11
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -n 48; exec \"$0\" serve --model \"$1\" --port \"$2\"", Support.executable, Support.modelDir, String(port)]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { p.terminate(); p.waitUntilExit() }
+        var up = false
+        for _ in 0..<100 where !up {
+            if let c = try? RawHTTPClient(port: port) { c.send(RawHTTPClient.request("GET", "/ready")); up = c.read()?.status == 200 }
+            if !up { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(up)
+        var hogs = try (0..<80).map { _ in try RawHTTPClient(port: port, timeout: 0.3) }
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(p.isRunning, "EMFILE did not stop the server")
+        hogs.removeAll()
+        Thread.sleep(forTimeInterval: 0.5)
+        var served = false
+        for _ in 0..<20 where !served {
+            if let c = try? RawHTTPClient(port: port, timeout: 2) { c.send(RawHTTPClient.request("GET", "/health")); served = c.read()?.status == 200 }
+            if !served { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        #expect(served)
     }
 
     @Test("a corrupt or truncated weight file fails at start with a clear message and never serves")
