@@ -150,21 +150,27 @@ public enum Ranking {
     }
 }
 
+/// SplitMix64: a small, fast, seedable generator (bubble start orders, random benchmark models).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 /// A reproducible start order for bubble ranking: Fisher-Yates driven by SplitMix64.
 public enum SeededPermutation {
     public static func make(count: Int, seed: UInt64) -> [Int] {
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(seed: seed)
         var p = Array(0..<count)
         if count > 1 {
             for i in stride(from: count - 1, to: 0, by: -1) {
-                let j = Int(next() % UInt64(i + 1))
+                let j = Int(rng.next() % UInt64(i + 1))
                 p.swapAt(i, j)
             }
         }

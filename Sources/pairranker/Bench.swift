@@ -33,14 +33,8 @@ struct Bench: ParsableCommand {
         let m = try PairRankerModel(path: try ModelLocator.resolve(model), checkpoint: weights)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let cfg = m.directory.backbone
-        var rng = seed
-        func next(_ n: Int) -> Int {
-            rng &+= 0x9E37_79B9_7F4A_7C15
-            var z = rng
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(n))
-        }
+        var rng = SplitMix64(seed: seed)
+        func next(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
         let t = m.assembler.tokens
         let vocab = min(cfg.vocabSize, m.tokenizer.vocabularySize)
         func segment(_ prefix: Int32, _ n: Int) -> [Int32] {

@@ -25,14 +25,8 @@ struct MakeRandomModel: ParsableCommand {
 
     func run() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> UInt64 { rng.next() }
         var buffers: [UnsafeMutableBufferPointer<Float>] = []
         var tensors: [CheckpointWriter.Tensor] = []
         /// Uniform values with standard deviation `std` around `mean`.

@@ -10,11 +10,16 @@ import Testing
         let lock = NSLock()
         var batches: [[PairSequence]] = []
         let gate = DispatchSemaphore(value: 0)
-        var holding = false
+        private var _holding = false
+        var holding: Bool {
+            get { lock.lock(); defer { lock.unlock() }; return _holding }
+            set { lock.lock(); _holding = newValue; lock.unlock() }
+        }
         let entered = DispatchSemaphore(value: 0)
-        var delay = 0.0
+        let delay: Double
+        init(delay: Double = 0) { self.delay = delay }
         func score(_ pairs: [PairSequence]) throws -> [Float] {
-            lock.lock(); batches.append(pairs); let hold = holding; lock.unlock()
+            lock.lock(); batches.append(pairs); let hold = _holding; lock.unlock()
             entered.signal()
             if hold { gate.wait() }
             if delay > 0 { Thread.sleep(forTimeInterval: delay) }
@@ -121,11 +126,18 @@ import Testing
         defer { engine.shutdown() }
         DispatchQueue.global().async { _ = try? engine.evaluate(Self.pairs(2, tag: 1), context: RequestContext(id: "x")) }
         fake.entered.wait()
-        final class Flag: @unchecked Sendable { var gone = false }
+        final class Flag: @unchecked Sendable {
+            let lock = NSLock()
+            private var value = false
+            var gone: Bool {
+                get { lock.lock(); defer { lock.unlock() }; return value }
+                set { lock.lock(); value = newValue; lock.unlock() }
+            }
+        }
         let flag = Flag()
         let ctx = RequestContext(id: "leaver", cancelled: { flag.gone })
         let result = DispatchSemaphore(value: 0)
-        final class Box: @unchecked Sendable { var error: APIError? }
+        final class Box: @unchecked Sendable { var error: APIError? }  // written before result.signal(), read after wait()
         let box = Box()
         DispatchQueue.global().async {
             do { _ = try engine.evaluate(Self.pairs(6, tag: 300), context: ctx) } catch { box.error = error as? APIError }
@@ -144,10 +156,10 @@ import Testing
 
     @Test("a small request is not stuck behind a large one (round robin)")
     func scheduling() throws {
-        let fake = FakeScorer()
-        fake.delay = 0.01
+        let fake = FakeScorer(delay: 0.01)
         let engine = BatchingEngine(config: config(batchPairs: 8), scorer: fake.score)
         defer { engine.shutdown() }
+        // Written by each thread before it signals, read after the waits.
         final class Times: @unchecked Sendable { var big = Date.distantFuture; var small = Date.distantFuture; var before = 0 }
         let t = Times()
         let bigDone = DispatchSemaphore(value: 0), smallDone = DispatchSemaphore(value: 0)
