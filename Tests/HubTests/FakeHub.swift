@@ -1,4 +1,5 @@
 import Foundation
+@testable import Hub
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,18 +49,9 @@ final class FakeHub: @unchecked Sendable {
     func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 
     static func sha256(_ d: Data) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sha256sum"]
-        let i = Pipe(), o = Pipe()
-        p.standardInput = i
-        p.standardOutput = o
-        try! p.run()
-        i.fileHandleForWriting.write(d)
-        try! i.fileHandleForWriting.close()
-        let out = o.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(String(decoding: out, as: UTF8.self).prefix(64))
+        var h = SHA256()
+        h.update(d)
+        return h.finalize()
     }
 
     func metadata() -> Data {
