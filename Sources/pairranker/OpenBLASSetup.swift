@@ -1,30 +1,45 @@
 import Foundation
 import Tensors
 
-/// Makes sure OpenBLAS runs the right kernels for this CPU (design.md §4): the core is fixed when
-/// the library loads, so on a fallback core the process re-executes itself once with
-/// OPENBLAS_CORETYPE set. Returns a line for the start-up log.
+/// Makes sure OpenBLAS runs the right kernels for this CPU (design.md §4), and that its idle
+/// worker threads do not spin for long between GEMMs (OpenBLASCore.threadTimeout). Both are read
+/// when the library loads, so the process re-executes itself once with OPENBLAS_CORETYPE and/or
+/// OPENBLAS_THREAD_TIMEOUT set. Returns a line for the start-up log.
 enum OpenBLASSetup {
     static func ensureCore() -> String {
         let loaded = BLAS.coreName
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let env = ProcessInfo.processInfo.environment
-        switch OpenBLASCore.decide(loadedCore: loaded, flags: OpenBLASCore.flags(cpuinfo: cpuinfo), environment: env) {
+        let timeout = OpenBLASCore.threadTimeout(environment: env)
+        let decision = OpenBLASCore.decide(loadedCore: loaded, flags: OpenBLASCore.flags(cpuinfo: cpuinfo), environment: env)
+        let spin = "thread timeout 2^\(env["OPENBLAS_THREAD_TIMEOUT"] ?? "28 (OpenBLAS default)")"
+        if timeout != nil, decision == .keep {
+            reexec(["OPENBLAS_THREAD_TIMEOUT": timeout!])
+            return "OpenBLAS core \(loaded), \(BLAS.threads) threads, \(spin)"  // only if exec failed
+        }
+        switch decision {
         case .keep:
-            return "OpenBLAS core \(loaded), \(BLAS.threads) threads"
+            return "OpenBLAS core \(loaded), \(BLAS.threads) threads, \(spin)"
         case let .warn(message):
             FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
-            return "OpenBLAS core \(loaded) (\(message)), \(BLAS.threads) threads"
+            return "OpenBLAS core \(loaded) (\(message)), \(BLAS.threads) threads, \(spin)"
         case let .reexec(core):
-            setenv("OPENBLAS_CORETYPE", core, 1)
-            setenv(OpenBLASCore.reexecMarker, "1", 1)
-            let args = CommandLine.arguments
-            var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-            execv("/proc/self/exe", &cargs)
+            var vars = ["OPENBLAS_CORETYPE": core]
+            if let timeout { vars["OPENBLAS_THREAD_TIMEOUT"] = timeout }
+            reexec(vars)
             // execv only returns on failure: keep running on the slow core, loudly.
             let message = "could not re-execute with OPENBLAS_CORETYPE=\(core) (errno \(errno)); running on \(loaded)"
             FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
             return "OpenBLAS core \(loaded) (\(message)), \(BLAS.threads) threads"
         }
+    }
+
+    /// Re-executes this process with `vars` added to the environment; returns only on failure.
+    static func reexec(_ vars: [String: String]) {
+        for (k, v) in vars { setenv(k, v, 1) }
+        setenv(OpenBLASCore.reexecMarker, "1", 1)
+        let args = CommandLine.arguments
+        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &cargs)
     }
 }

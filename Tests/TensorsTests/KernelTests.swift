@@ -100,6 +100,13 @@ import Glibc
         }
     }
 
+    @Test("the OpenBLAS thread timeout is set once unless the user chose one")
+    func threadTimeout() {
+        #expect(OpenBLASCore.threadTimeout(environment: [:]) == "8")
+        #expect(OpenBLASCore.threadTimeout(environment: ["OPENBLAS_THREAD_TIMEOUT": "20"]) == nil)
+        #expect(OpenBLASCore.threadTimeout(environment: [OpenBLASCore.reexecMarker: "1"]) == nil)
+    }
+
     @Test("the loaded library reports a core and threads")
     func live() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")
