@@ -53,16 +53,18 @@ import Glibc
                 guard c.read()?.status == 200 else { return .infinity }
                 times.append(Date().timeIntervalSince(t0))
             }
-            return times.sorted()[25]
+            // The fastest of 50: other suites run beside this one and inflate medians, while a
+            // server whose per-request cost grew with idle connections would raise even the fastest.
+            return times.min()!
         }
         let before = try latency()
         let idle = try (0..<1000).map { _ in try RawHTTPClient(port: live.port) }
         Thread.sleep(forTimeInterval: 0.3)
         #expect(live.server.openConnections >= 1000)
         let during = try latency()
-        // Generous: the suite runs beside other tests; what must not happen is latency that grows
-        // with the number of idle connections (a thread or a poll loop per connection).
-        #expect(during < before * 3 + 0.02, "median latency \(during) s with 1000 idle connections vs \(before) s")
+        // What must not happen is latency that grows with the number of idle connections
+        // (a thread per connection, or a per-connection scan that costs more than the request).
+        #expect(during < before * 3 + 0.005, "fastest latency \(during) s with 1000 idle connections vs \(before) s")
         withExtendedLifetime(idle) {}
     }
 
