@@ -170,8 +170,8 @@ import Testing
     @Test("a slow client times out while others are served")
     func slowClient() throws {
         var config = ServerConfig()
-        config.readTimeout = 0.5
-        config.idleTimeout = 0.8
+        config.readTimeout = 2
+        config.idleTimeout = 1
         let live = try Live(config: config)
         let slow = try RawHTTPClient(port: live.port)
         slow.send("POST /rank HTTP/1.1\r\nContent-Length: 100\r\n")
@@ -181,12 +181,12 @@ import Testing
             fast.send(RawHTTPClient.request("POST", "/compare", body: #"{"input":"q","candidate_a":"a","candidate_b":"b"}"#))
             #expect(fast.read()?.status == 200)
         }
-        #expect(Date().timeIntervalSince(start) < 0.5, "others are not held up by the slow client")
+        #expect(Date().timeIntervalSince(start) < 2, "others are served while the slow client still holds its connection")
         let r = slow.read()
         #expect(r?.status == 408)
         #expect(slow.closedByServer())
         let idle = try RawHTTPClient(port: live.port)
-        Thread.sleep(forTimeInterval: 1.2)
+        Thread.sleep(forTimeInterval: 1.6)
         #expect(idle.closedByServer(), "idle connections are closed")
     }
 
