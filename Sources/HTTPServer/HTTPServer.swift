@@ -121,6 +121,8 @@ public final class HTTPServer: @unchecked Sendable {
         let remote: String
         var parser: HTTPParser
         var pending: [HTTPRequest] = []
+        /// The answer to a request the parser rejected: sent after the pending ones, then close.
+        var parseError: HTTPResponse?
         var processing = false
         var context: HTTPRequestContext?
         var output: [UInt8] = []
@@ -139,7 +141,7 @@ public final class HTTPServer: @unchecked Sendable {
             lastActivity = now
         }
 
-        var idle: Bool { !processing && pending.isEmpty && !parser.inRequest && outputOffset >= output.count }
+        var idle: Bool { !processing && pending.isEmpty && parseError == nil && !parser.inRequest && outputOffset >= output.count }
     }
 
     private var connections: [Int: Connection] = [:]
@@ -274,8 +276,7 @@ public final class HTTPServer: @unchecked Sendable {
                 let response = HTTPResponse.error(error.status, type: type, message: error.message)
                 log("http.parse_error status=\(error.status) remote=\(c.remote) message=\(error.message)")
                 // Answer after what is already queued, then close: the stream can't be trusted.
-                c.pending.append(HTTPRequest(method: "__ERROR__", target: "\(error.status)", version: .http11, headers: [],
-                                             body: response.body))
+                c.parseError = response
                 c.readClosed = true
                 return
             }
@@ -283,17 +284,19 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func dispatchNext(_ c: Connection) {
-        guard !c.processing, c.outputOffset >= c.output.count || c.output.count < 1 << 20, !c.pending.isEmpty else { return }
-        let request = c.pending.removeFirst()
-        if request.method == "__ERROR__" {
-            let status = Int(request.target) ?? 400
-            var resp = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: request.body)
-            resp.headers.append(("X-Request-Id", "-"))
-            c.pending.removeAll()
-            c.closeAfterWrite = true
-            enqueue(c, resp.serialized(keepAlive: false))  // closes once written
+        // One request at a time per connection (pipelined answers stay in order), and none while
+        // a megabyte of earlier answers is still unsent.
+        guard !c.processing, c.output.count - c.outputOffset < 1 << 20 else { return }
+        guard !c.pending.isEmpty else {
+            if var resp = c.parseError {
+                c.parseError = nil
+                resp.headers.append(("X-Request-Id", "-"))
+                c.closeAfterWrite = true
+                enqueue(c, resp.serialized(keepAlive: false))  // closes once written
+            }
             return
         }
+        let request = c.pending.removeFirst()
         c.processing = true
         let ctx = HTTPRequestContext(remoteAddress: c.remote)
         c.context = ctx
@@ -321,7 +324,7 @@ public final class HTTPServer: @unchecked Sendable {
             c.processing = false
             c.context = nil
             c.lastActivity = now
-            if !keep { c.closeAfterWrite = true; c.pending.removeAll() }
+            if !keep { c.closeAfterWrite = true; c.pending.removeAll(); c.parseError = nil }
             enqueue(c, d.response.serialized(keepAlive: keep, headOnly: head))  // closes once written if !keep
         }
     }

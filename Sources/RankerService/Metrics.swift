@@ -57,8 +57,6 @@ public final class Metrics: @unchecked Sendable {
 
     public func counter(_ name: String) -> Double { lock.lock(); defer { lock.unlock() }; return counters[name] ?? 0 }
 
-    public func failures(_ reason: String) -> UInt64 { lock.lock(); defer { lock.unlock() }; return failures[reason] ?? 0 }
-
     public func gauge(_ name: String, _ read: @escaping () -> Double) { lock.lock(); gauges[name] = read; lock.unlock() }
 
     /// The text exposition format.

@@ -23,5 +23,4 @@ public final class FloatBuffer: @unchecked Sendable {
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
-    public var array: [Float] { Array(buffer) }
 }
