@@ -18,13 +18,16 @@ struct Bench: ParsableCommand {
     @Option(help: "Checkpoint file in the model directory.") var weights: String?
     @Option(help: "Total pair lengths to time, comma-separated.") var lengths = "128,256,384"
     @Option(help: "Timed repetitions per case (the median is reported).") var repeats = 3
-    @Option(help: "Pairs in the realistic mix (0: skip it).") var mixPairs = 16
-    @Option(help: "Token budget of a batch in the mix (as the engine cuts them).") var batchTokens = 1024
+    @Option(help: "Instances (prompts) in the realistic mix (0: skip it).") var mixInstances = 8
+    @Option(help: "Candidates per instance in the mix; every ordered pair is one sequence.") var mixCandidates = 2
+    @Option(help: "Instances per forward on the reference side (llm-blender rank()'s batch_size).") var referenceBatchSize = 8
+    @Option(help: "Token budget of a batch in the mix on our side (as the engine cuts them).") var batchTokens = 1024
     @Option(help: "BLAS threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Write the benchmark's inputs (token ids) as JSON for the reference side.") var dumpInputs: String?
     @Option(help: "Seed for the inputs.") var seed: UInt64 = 7
 
-    struct Case { let name: String; let pairs: [PairSequence]; let batches: [[Int]] }
+    /// `batches`: how we run the pairs; `referenceBatches`: how llm-blender would (padded to the longest).
+    struct Case { let name: String; let pairs: [PairSequence]; let batches: [[Int]]; let referenceBatches: [[Int]] }
 
     func run() throws {
         BLAS.setThreads(threads)
@@ -46,15 +49,36 @@ struct Bench: ParsableCommand {
         var cases: [Case] = []
         for l in lengths.split(separator: ",").compactMap({ Int($0) }) {
             let s = l / 3, a = (l - s) / 2
-            cases.append(Case(name: "L=\(l)", pairs: [pair(s, a, l - s - a)], batches: [[0]]))
+            cases.append(Case(name: "L=\(l)", pairs: [pair(s, a, l - s - a)], batches: [[0]], referenceBatches: [[0]]))
         }
-        if mixPairs > 0 {
-            // Short prompts, candidates of 20-300 tokens, truncated to the model's budgets as the
-            // assembler would: source ≤ S, each candidate ≤ C + (S − source) / 2.
+        if mixInstances > 0 && mixCandidates > 1 {
+            // A rank() workload as llm-blender runs it: instances of a short prompt (20-60 tokens)
+            // and N candidates (20-300 tokens); every ordered pair (i, j) of an instance is one
+            // sequence. llm-blender collates `referenceBatchSize` instances per DataLoader batch
+            // (rank()'s batch_size, 8): a candidate's budget uses the longest source of that
+            // batch (spec §1.3), and each (i, j) is one forward over the batch's instances,
+            // right-padded to the longest. We cut the same sequences, instance by instance, into
+            // batches of at most `batchTokens` tokens, as the serving engine does.
             let sMax = m.assembler.sourceMaxLength, cMax = m.assembler.candidateMaxLength
-            let pairs = (0..<mixPairs).map { _ -> PairSequence in
-                let s = min(sMax, 20 + next(41)), budget = cMax + (sMax - s) / 2
-                return pair(s, min(budget, 20 + next(281)), min(budget, 20 + next(281)))
+            var pairs: [PairSequence] = [], referenceBatches: [[Int]] = []
+            var index: [[[Int]]] = []   // index[instance][i][j] = position in `pairs`
+            for first in stride(from: 0, to: mixInstances, by: referenceBatchSize) {
+                let members = first..<min(mixInstances, first + referenceBatchSize)
+                let sources = members.map { _ in min(sMax, 20 + next(41)) }
+                let budget = cMax + (sMax - sources.max()!) / 2
+                for (k, _) in members.enumerated() {
+                    let src = segment(t.source, sources[k])
+                    let cands = (0..<mixCandidates).map { _ in segment(t.candidate, min(budget, 20 + next(281))) }
+                    var grid = Array(repeating: Array(repeating: -1, count: mixCandidates), count: mixCandidates)
+                    for i in 0..<mixCandidates { for j in 0..<mixCandidates where i != j {
+                        grid[i][j] = pairs.count
+                        pairs.append(m.assembler.pair(source: src, left: cands[i], right: cands[j]))
+                    } }
+                    index.append(grid)
+                }
+                for i in 0..<mixCandidates { for j in 0..<mixCandidates where i != j {
+                    referenceBatches.append(members.map { index[$0][i][j] })
+                } }
             }
             var batches: [[Int]] = [], current: [Int] = [], tokens = 0
             for (i, p) in pairs.enumerated() {
@@ -63,13 +87,13 @@ struct Bench: ParsableCommand {
                 tokens += p.ids.count
             }
             if !current.isEmpty { batches.append(current) }
-            cases.append(Case(name: "mix", pairs: pairs, batches: batches))
+            cases.append(Case(name: "mix", pairs: pairs, batches: batches, referenceBatches: referenceBatches))
         }
         if let dumpInputs {
             let json = "[" + cases.map { c in
                 "{\"case\":\"\(c.name)\",\"pairs\":[" + c.pairs.map { p in
                     "{\"ids\":[\(p.ids.map(String.init).joined(separator: ","))],\"pooled\":[\(p.sourcePosition),\(p.leftPosition),\(p.rightPosition)]}"
-                }.joined(separator: ",") + "],\"batches\":[" + c.batches.map { "[\($0.map(String.init).joined(separator: ","))]" }.joined(separator: ",") + "]}"
+                }.joined(separator: ",") + "],\"batches\":[" + c.referenceBatches.map { "[\($0.map(String.init).joined(separator: ","))]" }.joined(separator: ",") + "]}"
             }.joined(separator: ",") + "]"
             try Data(json.utf8).write(to: URL(fileURLWithPath: dumpInputs))
         }

@@ -20,7 +20,8 @@ ap.add_argument("--model", default=str(root / ".build/bench-model"))
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--rounds", type=int, default=3)
 ap.add_argument("--repeats", type=int, default=3)
-ap.add_argument("--mix-pairs", type=int, default=16)
+ap.add_argument("--mix-instances", type=int, default=8)
+ap.add_argument("--mix-candidates", type=int, default=2)
 ap.add_argument("--out", default=str(root / "bench-out"))
 args = ap.parse_args()
 binary = str(root / ".build/release/pairranker")
@@ -37,7 +38,8 @@ def lines(cmd):
 runs = {"pairranker": [], "pytorch": []}
 for k in range(args.rounds):
     runs["pairranker"].append(lines([binary, "bench", "--model", args.model, "--threads", str(args.threads),
-                                     "--repeats", str(args.repeats), "--mix-pairs", str(args.mix_pairs),
+                                     "--repeats", str(args.repeats), "--mix-instances", str(args.mix_instances),
+                                     "--mix-candidates", str(args.mix_candidates),
                                      "--dump-inputs", str(inputs)]))
     runs["pytorch"].append(lines([sys.executable, str(root / "scripts/bench/torch_side.py"), "--model", args.model,
                                   "--inputs", str(inputs), "--threads", str(args.threads), "--repeats", str(args.repeats)]))

@@ -62,9 +62,10 @@ with torch.inference_mode():
         times, logits = [], []
         for _ in range(args.repeats):
             s = time.perf_counter()
-            logits = []
-            for b in c["batches"]:
-                logits += run_batch([pairs[i] for i in b])
+            logits = [None] * len(pairs)
+            for b in c["batches"]:  # llm-blender's forwards: one (i, j) over a batch of instances
+                for i, v in zip(b, run_batch([pairs[i] for i in b])):
+                    logits[i] = v
             times.append(time.perf_counter() - s)
         times.sort()
         med = times[len(times) // 2]
