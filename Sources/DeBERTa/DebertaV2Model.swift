@@ -64,14 +64,29 @@ public final class DebertaV2Model: @unchecked Sendable {
     /// Runs the encoder over packed sequences.
     /// - Parameters:
     ///   - tokens: (T) ids of all sequences, concatenated; `lengths` sums to T.
-    ///   - observer: called with (0, embeddings) and (l, output of layer l), each (T, C).
-    /// - Returns: (T, C) last hidden states, valid until the workspace's next use.
-    public func forward(tokens: [Int32], lengths: [Int], workspace ws: Workspace,
+    ///   - keepRows: when given, only these rows of the last layer's output are computed (see
+    ///     `EncoderLayer.forward(model:tokens:keeping:ws:)`); rows index the packed batch.
+    ///   - observer: called with (0, embeddings) and (l, output of layer l), each (T, C); with
+    ///     `keepRows`, the last call gets the (R, C) kept rows.
+    /// - Returns: (T, C) last hidden states, or (R, C) in `keepRows` order with `keepRows`; valid
+    ///   until the workspace's next use.
+    public func forward(tokens: [Int32], lengths: [Int], keepRows: [Int]? = nil, workspace ws: Workspace,
                         observer: ((Int, UnsafePointer<Float>) -> Void)? = nil) throws -> UnsafePointer<Float> {
         try validate(tokens: tokens, lengths: lengths)
         let t = tokens.count
         precondition(lengths.reduce(0, +) == t, "lengths must sum to the token count")
-        ws.reserve(tokens: t, maxLength: lengths.max() ?? 0)
+        var kept: [EncoderLayer.KeptRow]? = nil
+        if let keepRows {
+            var starts: [Int] = [], o = 0
+            for l in lengths { starts.append(o); o += l }
+            kept = try keepRows.map { row in
+                guard row >= 0, row < t else { throw DebertaError.rowOutOfRange(row: row, tokens: t) }
+                var lo = 0, hi = starts.count - 1   // the last sequence starting at or before row
+                while lo < hi { let mid = (lo + hi + 1) / 2; if starts[mid] <= row { lo = mid } else { hi = mid - 1 } }
+                return EncoderLayer.KeptRow(row: row, offset: starts[lo], length: lengths[lo])
+            }
+        }
+        ws.reserve(tokens: max(t, kept?.count ?? 0), maxLength: lengths.max() ?? 0)
         let c = hidden
         let x = ws.x.pointer
         // Embeddings: gather, LayerNorm (the mask multiply is the identity without padding).
@@ -82,7 +97,11 @@ public final class DebertaV2Model: @unchecked Sendable {
                           eps: eps, out: x)
         observer?(0, x)
         for (l, layer) in layers.enumerated() {
-            layer.forward(model: self, tokens: t, lengths: lengths, ws: ws)
+            if let kept, l == layers.count - 1 {
+                layer.forward(model: self, tokens: t, keeping: kept, ws: ws)
+            } else {
+                layer.forward(model: self, tokens: t, lengths: lengths, ws: ws)
+            }
             observer?(l + 1, x)
         }
         return UnsafePointer(x)

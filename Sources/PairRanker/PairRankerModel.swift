@@ -62,14 +62,17 @@ public final class PairRankerModel: @unchecked Sendable {
             return unique.count - 1
         }
         var tokens: [Int32] = []
-        var pooled: [(Int, Int, Int)] = []
+        var rows: [Int] = []
         var offset = 0
         for p in unique {
             tokens += p.ids
-            pooled.append((offset + p.sourcePosition, offset + p.leftPosition, offset + p.rightPosition))
+            rows += [offset + p.sourcePosition, offset + p.leftPosition, offset + p.rightPosition]
             offset += p.ids.count
         }
-        let states = try backbone.forward(tokens: tokens, lengths: unique.map(\.ids.count), workspace: workspace)
+        // The head reads three rows per pair: the last layer computes only those (3P, C).
+        let states = try backbone.forward(tokens: tokens, lengths: unique.map(\.ids.count), keepRows: rows,
+                                          workspace: workspace)
+        let pooled = unique.indices.map { (3 * $0, 3 * $0 + 1, 3 * $0 + 2) }
         let c = directory.backbone.hiddenSize
         let scratch = head.scratchRows(pairs: unique.count) * 3 * c
         if headScratch.count < scratch { headScratch = FloatBuffer(count: scratch) }

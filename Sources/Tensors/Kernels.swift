@@ -79,6 +79,27 @@ public enum Kernels {
         while i < n { x[i] *= s; i += 1 }
     }
 
+    /// a · b over n floats, in a fixed order (16 lanes, then the lanes summed, then the tail), so
+    /// the result never depends on the caller's batch.
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Float {
+        var acc = V(repeating: 0)
+        var i = 0
+        while i + 16 <= n { acc = acc.addingProduct(load(a + i), load(b + i)); i += 16 }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// y (n) += s · x (n).
+    @inline(__always)
+    public static func axpy(_ s: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+        let sv = V(repeating: s)
+        var i = 0
+        while i + 16 <= n { store(load(y + i).addingProduct(sv, load(x + i)), y + i); i += 16 }
+        while i < n { y[i] += s * x[i]; i += 1 }
+    }
+
     /// x (n) = GELU(x) = 0.5·x·(1 + erf(x/√2)), the exact erf form of torch.nn.functional.gelu
     /// (erf evaluated to float precision by SIMDMath.erf).
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count n: Int) {

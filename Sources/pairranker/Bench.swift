@@ -121,12 +121,17 @@ struct Bench: ParsableCommand {
     }
 
     /// FLOPs a forward must do: the dense projections, and per head the content scores, the two
-    /// position terms (one dot product per (query, key) each) and the weighted sum of values.
+    /// position terms (one dot product per (query, key) each) and the weighted sum of values. The
+    /// head reads three rows per pair, so the last layer must do only keys and values for every
+    /// token and the rest for those three rows.
     static func requiredFlops(_ c: DebertaV2Config, length l: Int) -> Double {
-        let h = Double(c.hiddenSize), i = Double(c.intermediateSize), t = Double(l)
-        let dense = 2 * t * (4 * h * h + 2 * h * i)
-        let attention = 4 * 2 * t * t * h  // c2c, c2p, p2c, P·V over all heads
-        return Double(c.numHiddenLayers) * (dense + attention)
+        let h = Double(c.hiddenSize), i = Double(c.intermediateSize), t = Double(l), kept = 3.0
+        func layer(queries q: Double) -> Double {
+            2 * t * 2 * h * h                     // keys and values
+                + 2 * q * (2 * h * h + 2 * h * i) // query, output projection, feed-forward
+                + 4 * 2 * q * t * h               // c2c, c2p, p2c, P·V over all heads
+        }
+        return Double(c.numHiddenLayers - 1) * layer(queries: t) + layer(queries: min(kept, t))
     }
 
     /// sgemm GFLOP/s on the model's largest dense shape (384 × 1024 · 1024 × 4096).

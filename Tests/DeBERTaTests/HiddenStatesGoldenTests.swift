@@ -77,6 +77,47 @@ import Testing
         #expect(packed == joined, "packed vs alone max |Δ| \(maxDiff)")
     }
 
+    @Test("the last layer at kept rows only matches the full last layer and PyTorch")
+    func keptRows() throws {
+        let model = try Self.loadModel("model.safetensors")
+        let (g, hidden) = try Self.goldens()
+        let seqs = g.hidden_sequences.map(\.ids)
+        let c = model.config.hiddenSize
+        let ws = Workspace(config: model.config)
+        let full = try model.forward(tokens: seqs.flatMap { $0 }, lengths: seqs.map(\.count), workspace: ws)
+        let t = seqs.map(\.count).reduce(0, +)
+        let all = Array(UnsafeBufferPointer(start: full, count: t * c))
+        // First, second, middle and last row of every sequence, one row twice, out of order.
+        var rows: [Int] = [], golden: [(seq: Int, row: Int)] = []
+        var offset = 0
+        for (s, ids) in seqs.enumerated() {
+            for i in [ids.count - 1, 0, 1, ids.count / 2] { rows.append(offset + i); golden.append((s, i)) }
+            offset += ids.count
+        }
+        rows.append(rows[1]); golden.append(golden[1])
+        let kept = try model.forward(tokens: seqs.flatMap { $0 }, lengths: seqs.map(\.count), keepRows: rows, workspace: ws)
+        let got = Array(UnsafeBufferPointer(start: kept, count: rows.count * c))
+        var vsFull: Float = 0, vsTorch: Float = 0
+        for (k, row) in rows.enumerated() {
+            let (s, i) = golden[k]
+            let want = try hidden.floats("seq\(s).layer\(g.hidden_sequences[s].layers - 1)",
+                                        shape: [seqs[s].count, c]).values
+            for j in 0..<c {
+                vsFull = max(vsFull, abs(got[k * c + j] - all[row * c + j]))
+                vsTorch = max(vsTorch, abs(got[k * c + j] - want[i * c + j]))
+            }
+        }
+        print("kept rows: max |Δ| vs full forward \(vsFull), vs PyTorch \(vsTorch)")
+        // The kept rows do the same arithmetic in another order (dot products instead of GEMMs
+        // for one query row): rounding-level differences only.
+        #expect(vsFull < 1e-5)
+        #expect(vsTorch < 1e-4)
+        #expect(Array(got[c..<(2 * c)]) == Array(got[(rows.count - 1) * c..<(rows.count * c)]), "a row kept twice is computed alike")
+        #expect(throws: DebertaError.rowOutOfRange(row: t, tokens: t)) {
+            _ = try model.forward(tokens: seqs.flatMap { $0 }, lengths: seqs.map(\.count), keepRows: [0, t], workspace: ws)
+        }
+    }
+
     @Test("bad token ids and over-long sequences are errors, not crashes")
     func badInputs() throws {
         let model = try Self.loadModel("model.safetensors")

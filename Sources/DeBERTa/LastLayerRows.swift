@@ -1,0 +1,81 @@
+import Tensors
+
+/// The last layer for a few rows only. A pair head reads three rows of the last hidden states
+/// (spec §2.1), and in the last layer a row's output depends on the other rows only through
+/// their keys and values. So the last layer projects keys and values for every token and runs
+/// the query, attention, output projection and feed-forward for the kept rows alone: about 85%
+/// of a layer's work saved, the same arithmetic for the rows kept.
+extension EncoderLayer {
+    /// A row to keep: its index in the packed batch and its sequence's (offset, length).
+    struct KeptRow { let row: Int, offset: Int, length: Int }
+
+    /// ws.x (T, C) -> ws.x rows 0..<keep.count (R, C): the layer's output at the kept rows.
+    func forward(model: DebertaV2Model, tokens t: Int, keeping keep: [KeptRow], ws: Workspace) {
+        let c = model.hidden, inter = intermediateBias.count, r = keep.count
+        let x = ws.x.pointer, qkv = ws.qkv.pointer, cap = ws.tokenCapacity
+        // Keys and values of every token, into the K and V columns of qkv (T, 3C).
+        BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer + c * c, bias: qkvBias.pointer + c,
+                    outFeatures: 2 * c, into: qkv + c, ldy: 3 * c, rowCapacity: cap)
+        // The kept rows of x (R, C), kept for the residual: ws.attn rows 0..<R.
+        let kept = ws.attn.pointer
+        for (i, k) in keep.enumerated() { (kept + i * c).update(from: x + k.row * c, count: c) }
+        // Their queries (R, C), scaled by 1/s as in `attention`: ws.inter, row stride C.
+        let q = ws.inter.pointer
+        BLAS.linear(kept, rows: r, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
+                    outFeatures: c, into: q, rowCapacity: cap)
+        Kernels.scale(q, by: 1 / model.scale, count: r * c)
+        // Attention per (kept row, head), spread over the threads: ws.ctx rows 0..<R.
+        let ctx = ws.ctx.pointer
+        let layer = self
+        let shared = (q: SharedPointer(q), ctx: SharedPointer(ctx))
+        let tasks = r * model.heads
+        Parallel.forTasks(tasks, minimumPerTask: max(1, tasks / ws.tasks)) { slot, range in
+            for task in range {
+                let i = task / model.heads, h = task % model.heads
+                layer.attendRow(model: model, query: shared.q.p + i * c, row: keep[i], head: h,
+                                ws: ws, slot: slot, into: shared.ctx.p + i * c)
+            }
+        }
+        // Attention output LN(ctx · Woᵀ + bo + x) at the kept rows: ws.x rows 0..<R.
+        BLAS.linear(ctx, rows: r, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
+                    outFeatures: c, into: x, rowCapacity: cap)
+        Kernels.add(x, kept, count: r * c)
+        Kernels.layerNorm(x, rows: r, cols: c, gamma: attentionNormWeight.pointer, beta: attentionNormBias.pointer,
+                          eps: model.eps, out: x)
+        // Feed-forward LN(GELU(a · Wiᵀ + bi) · W2ᵀ + b2 + a): ws.x rows 0..<R.
+        let h = ws.inter.pointer
+        BLAS.linear(x, rows: r, inFeatures: c, weight: intermediateWeight.pointer, bias: intermediateBias.pointer,
+                    outFeatures: inter, into: h, rowCapacity: cap)
+        Kernels.gelu(h, count: r * inter)
+        let y = ws.attn.pointer
+        BLAS.linear(h, rows: r, inFeatures: inter, weight: ffnOutputWeight.pointer, bias: ffnOutputBias.pointer,
+                    outFeatures: c, into: y, rowCapacity: cap)
+        Kernels.add(y, x, count: r * c)
+        Kernels.layerNorm(y, rows: r, cols: c, gamma: outputNormWeight.pointer, beta: outputNormBias.pointer,
+                          eps: model.eps, out: x)
+    }
+
+    /// One query row of one head: S[j] = Q_i·K_j + Q_i·PK[δ] + K_j·PQ[δ] for every key j of the
+    /// sequence (δ = relIndex(i − j)), softmax, then Σ_j P[j]·V_j into the head's columns of `out`.
+    private func attendRow(model: DebertaV2Model, query q0: UnsafeMutablePointer<Float>, row: KeptRow, head h: Int,
+                           ws: Workspace, slot: Int, into out0: UnsafeMutablePointer<Float>) {
+        let c = model.hidden, hs = model.headSize, ld = 3 * c, n = row.length
+        let q = q0 + h * hs, out = out0 + h * hs
+        let keys = ws.qkv.pointer + row.offset * ld + c + h * hs
+        let values = keys + c
+        let pk = posKey.pointer + h * hs, pq = posQuery.pointer + h * hs
+        let s = ws.scores[slot].pointer
+        let i = row.row - row.offset
+        model.relIndex.withUnsafeBufferPointer { rel in
+            let deltaRow = rel.baseAddress! + (model.maxLength - 1) + i   // deltaRow[-j] = relIndex(i − j)
+            for j in 0..<n {
+                let k = keys + j * ld
+                let d = Int(deltaRow[-j]) * c
+                s[j] = Kernels.dot(q, k, count: hs) + (Kernels.dot(q, pk + d, count: hs) + Kernels.dot(k, pq + d, count: hs))
+            }
+        }
+        Kernels.softmaxRows(s, rows: 1, cols: n, ld: n)
+        out.update(repeating: 0, count: hs)
+        for j in 0..<n { Kernels.axpy(s[j], values + j * ld, out, count: hs) }
+    }
+}
