@@ -75,18 +75,19 @@ public final class DebertaV2Model: @unchecked Sendable {
         try validate(tokens: tokens, lengths: lengths)
         let t = tokens.count
         precondition(lengths.reduce(0, +) == t, "lengths must sum to the token count")
-        var kept: [EncoderLayer.KeptRow]? = nil
         if let keepRows {
-            var starts: [Int] = [], o = 0
-            for l in lengths { starts.append(o); o += l }
-            kept = try keepRows.map { row in
+            ws.offsets.removeAll(keepingCapacity: true)
+            var o = 0
+            for l in lengths { ws.offsets.append(o); o += l }
+            ws.keptRows.removeAll(keepingCapacity: true)
+            for row in keepRows {
                 guard row >= 0, row < t else { throw DebertaError.rowOutOfRange(row: row, tokens: t) }
-                var lo = 0, hi = starts.count - 1   // the last sequence starting at or before row
-                while lo < hi { let mid = (lo + hi + 1) / 2; if starts[mid] <= row { lo = mid } else { hi = mid - 1 } }
-                return EncoderLayer.KeptRow(row: row, offset: starts[lo], length: lengths[lo])
+                var lo = 0, hi = ws.offsets.count - 1   // the last sequence starting at or before row
+                while lo < hi { let mid = (lo + hi + 1) / 2; if ws.offsets[mid] <= row { lo = mid } else { hi = mid - 1 } }
+                ws.keptRows.append(EncoderLayer.KeptRow(row: row, offset: ws.offsets[lo], length: lengths[lo]))
             }
         }
-        ws.reserve(tokens: max(t, kept?.count ?? 0), maxLength: lengths.max() ?? 0)
+        ws.reserve(tokens: max(t, keepRows?.count ?? 0), maxLength: lengths.max() ?? 0)
         let c = hidden
         let x = ws.x.pointer
         // Embeddings: gather, LayerNorm (the mask multiply is the identity without padding).
@@ -97,8 +98,8 @@ public final class DebertaV2Model: @unchecked Sendable {
                           eps: eps, out: x)
         observer?(0, x)
         for (l, layer) in layers.enumerated() {
-            if let kept, l == layers.count - 1 {
-                layer.forward(model: self, tokens: t, keeping: kept, ws: ws)
+            if keepRows != nil, l == layers.count - 1 {
+                layer.forward(model: self, tokens: t, keeping: ws.keptRows, ws: ws)
             } else {
                 layer.forward(model: self, tokens: t, lengths: lengths, ws: ws)
             }

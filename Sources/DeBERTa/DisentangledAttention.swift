@@ -15,10 +15,13 @@ extension EncoderLayer {
         let c = model.hidden, ld = 3 * c
         let qkv = ws.qkv.pointer
         for r in 0..<t { Kernels.scale(qkv + r * ld, by: 1 / model.scale, count: c) }
-        var offsets: [Int] = []
+        ws.headTasks.removeAll(keepingCapacity: true)
         var o = 0
-        for l in lengths { offsets.append(o); o += l }
-        let work = lengths.indices.flatMap { s in (0..<model.heads).map { h in (offsets[s], lengths[s], h) } }
+        for l in lengths {
+            for h in 0..<model.heads { ws.headTasks.append((o, l, h)) }
+            o += l
+        }
+        let work = ws.headTasks
         let tasks = min(ws.tasks, work.count)
         let blasThreads = BLAS.threads
         BLAS.setThreads(1)

@@ -24,6 +24,12 @@ public final class Workspace: @unchecked Sendable {
     private(set) var c2p: [FloatBuffer] = []
     private(set) var p2cT: [FloatBuffer] = []
     let tasks: Int
+    /// Per-call index lists, kept with their capacity so a forward allocates nothing once the
+    /// workspace has seen a batch of its size: sequence offsets, (offset, length, head)
+    /// attention tasks, and the kept rows of the last layer.
+    var offsets: [Int] = []
+    var headTasks: [(offset: Int, length: Int, head: Int)] = []
+    var keptRows: [EncoderLayer.KeptRow] = []
 
     /// Rows every dense GEMM runs at least (BLAS.minimumRows over the layer shapes).
     let minimumRows: Int

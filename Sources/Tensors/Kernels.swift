@@ -85,7 +85,7 @@ public enum Kernels {
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Float {
         var acc = V(repeating: 0)
         var i = 0
-        while i + 16 <= n { acc = acc.addingProduct(load(a + i), load(b + i)); i += 16 }
+        while i + 16 <= n { acc += load(a + i) * load(b + i); i += 16 }
         var s = acc.sum()
         while i < n { s += a[i] * b[i]; i += 1 }
         return s
@@ -96,7 +96,7 @@ public enum Kernels {
     public static func axpy(_ s: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
         let sv = V(repeating: s)
         var i = 0
-        while i + 16 <= n { store(load(y + i).addingProduct(sv, load(x + i)), y + i); i += 16 }
+        while i + 16 <= n { store(load(y + i) + sv * load(x + i), y + i); i += 16 }
         while i < n { y[i] += s * x[i]; i += 1 }
     }
 
