@@ -14,10 +14,11 @@ import PairRanker
 /// depend on the batch (the model's logits are bit-identical whatever shares the batch).
 public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public struct Config: Sendable, Equatable {
-        /// Tokens in one batch at most (sum of the packed sequences' lengths). A 384-row GEMM is
-        /// already at the BLAS plateau, so a larger budget buys little throughput and makes a
-        /// small request wait longer behind the running batch; one pair longer than the budget
-        /// still runs, alone.
+        /// Tokens in one batch at most (sum of the packed sequences' lengths). Every batch pays
+        /// a fixed cost per dense layer (OpenBLAS repacks each weight matrix per call), so a
+        /// larger budget buys some throughput (full-size mix: 0.82 pairs/s at 512, 0.87 at 1024,
+        /// 0.90 at 2048, BENCHMARKS.md) but makes a small request wait longer behind the
+        /// running batch; one pair longer than the budget still runs, alone.
         public var maxBatchTokens = 512
         /// Pair sequences in one batch at most.
         public var maxBatchPairs = 32

@@ -93,12 +93,17 @@ struct Rank: RouteCommand {
     @Flag(help: "With --output: keep the lines already in the output and continue after them.") var resume = false
     @Flag(help: "With --output: stop at the first bad line.") var failFast = false
     @Option(help: "With --output: lines in flight at once (their pairs share batches).") var inFlight = 8
+    @Option(help: "With --output: tokens in one batch at most. Offline, no one waits on a single line, so batches are larger than the server's default 512: each batch pays a fixed per-layer cost (BENCHMARKS.md).")
+    var batchTokens = 2048
 
     func run() throws {
         guard let output else { return try runRoute() }
         guard let input else { throw ValidationError("--output needs --input FILE (JSONL)") }
         let model = try options.load()
-        let engine = BatchingEngine(model: model, config: BatchingEngine.Config())
+        guard batchTokens > 0 else { throw ValidationError("--batch-tokens must be positive") }
+        var config = BatchingEngine.Config()
+        config.maxBatchTokens = batchTokens
+        let engine = BatchingEngine(model: model, config: config)
         defer { engine.shutdown() }
         var limits = ServiceLimits()
         limits.maxPairsPerRequest = 1 << 20

@@ -38,10 +38,15 @@ import Testing
         let kept = full.split(separator: "\n", omittingEmptySubsequences: false)
         let cut = kept[0..<400].joined(separator: "\n") + "\n" + kept[400].prefix(10)
         try Data(cut.utf8).write(to: URL(fileURLWithPath: output))
-        let (c2, _, e2) = try Support.run(["rank", "--model", Support.modelDir, "--input", input, "--output", output, "--resume"], stdin: "")
+        // Resumed with much smaller batches: the scores must not depend on how pairs were batched.
+        let (c2, _, e2) = try Support.run(["rank", "--model", Support.modelDir, "--input", input, "--output", output, "--resume",
+                                           "--batch-tokens", "40"], stdin: "")
         #expect(c2 == 0, "\(e2)")
         #expect(e2.contains("resuming after line 400"))
         #expect(try String(contentsOfFile: output, encoding: .utf8) == full, "nothing repeated, nothing lost")
+        let (c4, _, e4) = try Support.run(["rank", "--model", Support.modelDir, "--input", input, "--output", output,
+                                           "--batch-tokens", "0"], stdin: "")
+        #expect(c4 != 0 && e4.contains("--batch-tokens must be positive"), "\(e4)")
 
         // --fail-fast stops with a non-zero exit at the first bad line.
         try? FileManager.default.removeItem(atPath: output)
