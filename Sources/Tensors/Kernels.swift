@@ -123,7 +123,17 @@ public enum Kernels {
 
     /// x (n) = tanh(x).
     public static func tanh(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        for i in 0..<n { x[i] = tanhf(x[i]) }
+        let xs = SharedPointer(x)
+        chunks(n) { lo, hi in
+            var i = lo
+            while i + 16 <= hi { store(SIMDMath.tanh(load(xs.p + i)), xs.p + i); i += 16 }
+            while i < hi {
+                var v = V(repeating: 0)
+                v[0] = xs.p[i]
+                xs.p[i] = SIMDMath.tanh(v)[0]
+                i += 1
+            }
+        }
     }
 
     /// Row-wise softmax in place over x (rows, cols) with row stride ld (one thread; callers

@@ -1,4 +1,4 @@
-/// Vectorised exp and erf on SIMD16<Float>, accurate to a few ulp (checked against libm in the
+/// Vectorised exp, erf and tanh on SIMD16<Float>, accurate to a few ulp (checked against libm in the
 /// tests). Comparisons use `.replacing(with:where:)`: `pointwiseMax`/`clamped` compile to
 /// lane-by-lane code (design.md §4).
 public enum SIMDMath {
@@ -54,5 +54,24 @@ public enum SIMDMath {
         q = q * x2 + -7.37332916720468e-03
         q = q * x2 + -1.42647390514189e-02
         return p / q
+    }
+
+    /// tanh(x): an odd polynomial below |x| = 0.625 (no cancellation near 0), else
+    /// 1 − 2/(e^{2|x|} + 1), with x's sign (the Cephes tanhf split).
+    @inline(__always) public static func tanh(_ x: V) -> V {
+        var a = x
+        a.replace(with: -x, where: x .< 0)
+        let z = x * x
+        var p = V(repeating: -5.70498872745e-3)
+        p = p * z + 2.06390887954e-2
+        p = p * z + -5.37397155531e-2
+        p = p * z + 1.33314422036e-1
+        p = p * z + -3.33332819422e-1
+        let small = p * z * x + x
+        let e = exp(clamp(2 * a, 0, 88))
+        var large = 1 - 2 / (e + 1)
+        large.replace(with: -large, where: x .< 0)
+        large.replace(with: small, where: a .< 0.625)
+        return large
     }
 }
