@@ -4,6 +4,9 @@
 #   docker run -p 8080:8080 -v hf-cache:/models pairranker
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 FROM ${SWIFT_IMAGE} AS build
+# The numeric kernels are built for x86-64-v3 (AVX2, FMA); for older CPUs build with
+# --build-arg PAIRRANKER_PORTABLE=1 (Package.swift reads it from the environment of the RUN below).
+ARG PAIRRANKER_PORTABLE=0
 WORKDIR /src
 COPY . .
 RUN bash scripts/bootstrap.sh && swift build -c release --static-swift-stdlib --product pairranker \

@@ -12,7 +12,8 @@ struct Pairranker: ParsableCommand {
         subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Download.self, Load.self, Bench.self, MakeRandomModel.self, BenchTokenizer.self])
 
     static func main() {
-        blasLine = OpenBLASSetup.ensureCore()
+        CPUCheck.requireBuildLevel()   // before any code of the numeric modules runs
+        blasLine = OpenBLASSetup.ensureCore() + ", kernels built for \(CPUCheck.level)"
         do {
             var command = try parseAsRoot()
             try command.run()
