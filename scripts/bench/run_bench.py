@@ -4,8 +4,8 @@
     python3 scripts/bench/run_bench.py [--model DIR] [--threads 2] [--rounds 3] [--repeats 3]
 
 Makes a seeded full-size random PairRanker with `pairranker make-random-model` when --model is
-absent (written to .build/bench-model, never committed). Alternates the two implementations
-round by round (each in its own process), and reports per case the median pairs/s of each, the
+absent (written to .build/bench-model, never committed). Runs each case in a pair of processes,
+one per implementation, back to back (which goes first alternates by round), and reports per case the median pairs/s of each, the
 ratio, the spread, the GFLOP/s against the sgemm peak each process measured, load time, peak RSS,
 and the largest logit difference between the two. Writes bench-out/results.json and
 bench-out/pairs_per_second.png. Needs scripts/reference/requirements.txt (+ matplotlib for the
@@ -20,6 +20,7 @@ ap.add_argument("--model", default=str(root / ".build/bench-model"))
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--rounds", type=int, default=3)
 ap.add_argument("--repeats", type=int, default=3)
+ap.add_argument("--lengths", default="128,256,384")
 ap.add_argument("--mix-instances", type=int, default=8)
 ap.add_argument("--mix-candidates", type=int, default=2)
 ap.add_argument("--out", default=str(root / "bench-out"))
@@ -28,21 +29,31 @@ binary = str(root / ".build/release/pairranker")
 out = Path(args.out); out.mkdir(exist_ok=True)
 if not Path(args.model, "model.safetensors").exists():
     subprocess.run([binary, "make-random-model", "--out", args.model], check=True)
-inputs = out / "inputs.json"
 env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
 
 def lines(cmd):
     r = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
 
+# Each case runs in its own pair of processes, back to back, so a pair's two measurements are
+# close in time on this shared machine; which side goes first alternates round by round.
+case_args = [(f"L={l}", ["--lengths", str(l), "--mix-instances", "0"]) for l in args.lengths.split(",") if l]
+if args.mix_instances > 0:
+    case_args.append(("mix", ["--lengths", "", "--mix-instances", str(args.mix_instances),
+                              "--mix-candidates", str(args.mix_candidates)]))
 runs = {"pairranker": [], "pytorch": []}
 for k in range(args.rounds):
-    runs["pairranker"].append(lines([binary, "bench", "--model", args.model, "--threads", str(args.threads),
-                                     "--repeats", str(args.repeats), "--mix-instances", str(args.mix_instances),
-                                     "--mix-candidates", str(args.mix_candidates),
-                                     "--dump-inputs", str(inputs)]))
-    runs["pytorch"].append(lines([sys.executable, str(root / "scripts/bench/torch_side.py"), "--model", args.model,
-                                  "--inputs", str(inputs), "--threads", str(args.threads), "--repeats", str(args.repeats)]))
+    for name, extra in case_args:
+        # Seeded: a case's inputs are the same in every round; round 1 (ours first) writes them.
+        case_inputs = out / f"inputs-{name.replace('=', '')}.json"
+        ours = [binary, "bench", "--model", args.model, "--threads", str(args.threads), "--repeats", str(args.repeats),
+                "--dump-inputs", str(case_inputs)] + extra
+        theirs = [sys.executable, str(root / "scripts/bench/torch_side.py"), "--model", args.model,
+                  "--inputs", str(case_inputs), "--threads", str(args.threads), "--repeats", str(args.repeats)]
+        if k % 2 == 0:
+            runs["pairranker"].append(lines(ours)); runs["pytorch"].append(lines(theirs))
+        else:
+            runs["pytorch"].append(lines(theirs)); runs["pairranker"].append(lines(ours))
     print(f"round {k + 1}/{args.rounds} done", file=sys.stderr)
 
 def events(impl, name):
