@@ -51,20 +51,28 @@ struct EncoderLayer: @unchecked Sendable {
 
     /// ws.x (T, C) -> ws.x (T, C).
     func forward(model: DebertaV2Model, tokens t: Int, lengths: [Int], ws: Workspace) {
-        let c = model.hidden, inter = intermediateBias.count
-        let x = ws.x.pointer, qkv = ws.qkv.pointer, ctx = ws.ctx.pointer, a = ws.attn.pointer
+        let c = model.hidden
+        let x = ws.x.pointer, qkv = ws.qkv.pointer
         let cap = ws.tokenCapacity
         BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
                     outFeatures: 3 * c, into: qkv, rowCapacity: cap)
         attention(model: model, tokens: t, lengths: lengths, ws: ws)
-        // Attention output: LN(ctx · Woᵀ + bo + x)
-        BLAS.linear(ctx, rows: t, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
+        outputBlocks(model: model, rows: t, residual: x, scratch: ws.attn.pointer, ws: ws)
+    }
+
+    /// The rest of the layer after attention, for `rows` rows of ws.ctx (R, C):
+    /// a = LN(ctx · Woᵀ + bo + residual), then ws.x = LN(GELU(a · Wiᵀ + bi) · W2ᵀ + b2 + a).
+    /// `scratch` (room for the workspace's token capacity × C) holds a; it must not alias
+    /// `residual`, which is read before ws.x is written.
+    func outputBlocks(model: DebertaV2Model, rows t: Int, residual: UnsafePointer<Float>,
+                      scratch a: UnsafeMutablePointer<Float>, ws: Workspace) {
+        let c = model.hidden, inter = intermediateBias.count
+        let x = ws.x.pointer, h = ws.inter.pointer, cap = ws.tokenCapacity
+        BLAS.linear(ws.ctx.pointer, rows: t, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
                     outFeatures: c, into: a, rowCapacity: cap)
-        Kernels.add(a, x, count: t * c)
+        Kernels.add(a, residual, count: t * c)
         Kernels.layerNorm(a, rows: t, cols: c, gamma: attentionNormWeight.pointer, beta: attentionNormBias.pointer,
                           eps: model.eps, out: a)
-        // Feed-forward: LN(GELU(a · Wiᵀ + bi) · W2ᵀ + b2 + a)
-        let h = ws.inter.pointer
         BLAS.linear(a, rows: t, inFeatures: c, weight: intermediateWeight.pointer, bias: intermediateBias.pointer,
                     outFeatures: inter, into: h, rowCapacity: cap)
         Kernels.gelu(h, count: t * inter)

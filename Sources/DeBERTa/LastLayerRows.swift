@@ -11,7 +11,7 @@ extension EncoderLayer {
 
     /// ws.x (T, C) -> ws.x rows 0..<keep.count (R, C): the layer's output at the kept rows.
     func forward(model: DebertaV2Model, tokens t: Int, keeping keep: [KeptRow], ws: Workspace) {
-        let c = model.hidden, inter = intermediateBias.count, r = keep.count
+        let c = model.hidden, r = keep.count
         let x = ws.x.pointer, qkv = ws.qkv.pointer, cap = ws.tokenCapacity
         // Keys and values of every token, into the K and V columns of qkv (T, 3C).
         BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer + c * c, bias: qkvBias.pointer + c,
@@ -36,23 +36,9 @@ extension EncoderLayer {
                                 ws: ws, slot: slot, into: shared.ctx.p + i * c)
             }
         }
-        // Attention output LN(ctx · Woᵀ + bo + x) at the kept rows: ws.x rows 0..<R.
-        BLAS.linear(ctx, rows: r, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
-                    outFeatures: c, into: x, rowCapacity: cap)
-        Kernels.add(x, kept, count: r * c)
-        Kernels.layerNorm(x, rows: r, cols: c, gamma: attentionNormWeight.pointer, beta: attentionNormBias.pointer,
-                          eps: model.eps, out: x)
-        // Feed-forward LN(GELU(a · Wiᵀ + bi) · W2ᵀ + b2 + a): ws.x rows 0..<R.
-        let h = ws.inter.pointer
-        BLAS.linear(x, rows: r, inFeatures: c, weight: intermediateWeight.pointer, bias: intermediateBias.pointer,
-                    outFeatures: inter, into: h, rowCapacity: cap)
-        Kernels.gelu(h, count: r * inter)
-        let y = ws.attn.pointer
-        BLAS.linear(h, rows: r, inFeatures: inter, weight: ffnOutputWeight.pointer, bias: ffnOutputBias.pointer,
-                    outFeatures: c, into: y, rowCapacity: cap)
-        Kernels.add(y, x, count: r * c)
-        Kernels.layerNorm(y, rows: r, cols: c, gamma: outputNormWeight.pointer, beta: outputNormBias.pointer,
-                          eps: model.eps, out: x)
+        // Output projection and feed-forward at the kept rows, into ws.x rows 0..<R; the keys and
+        // values in qkv are spent, so qkv holds the intermediate block output.
+        outputBlocks(model: model, rows: r, residual: kept, scratch: qkv, ws: ws)
     }
 
     /// One query row of one head: S[j] = Q_i·K_j + Q_i·PK[δ] + K_j·PQ[δ] for every key j of the
