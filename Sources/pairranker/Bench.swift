@@ -29,6 +29,15 @@ struct Bench: ParsableCommand {
     /// `batches`: how we run the pairs; `referenceBatches`: how llm-blender would (padded to the longest).
     struct Case { let name: String; let pairs: [PairSequence]; let batches: [[Int]]; let referenceBatches: [[Int]] }
 
+    func validate() throws {
+        guard repeats > 0, threads > 0, batchTokens > 0, referenceBatchSize > 0 else {
+            throw ValidationError("--repeats, --threads, --batch-tokens and --reference-batch-size must be positive")
+        }
+        guard mixInstances >= 0, mixCandidates >= 0 else {
+            throw ValidationError("--mix-instances and --mix-candidates must not be negative")
+        }
+    }
+
     func run() throws {
         BLAS.setThreads(threads)
         Parallel.threads = threads

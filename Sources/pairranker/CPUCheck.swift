@@ -2,7 +2,8 @@ import Foundation
 
 /// The instruction-set level the numeric modules were compiled for (Package.swift), checked
 /// before any of their code runs: on a CPU without it they would die of SIGILL mid-request.
-/// This file is compiled for the baseline target, like the rest of the executable.
+/// This file is compiled for the baseline target, like the rest of the executable; it parses the
+/// flags line itself because `OpenBLASCore.flags` lives in a module built for the higher level.
 enum CPUCheck {
     #if PAIRRANKER_X86_64_V3
     static let level = "x86-64-v3 (AVX2, FMA)"

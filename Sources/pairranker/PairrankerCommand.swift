@@ -97,11 +97,14 @@ struct Rank: RouteCommand {
     @Option(help: "With --output: tokens in one batch at most. Offline, no one waits on a single line, so batches are larger than the server's default 512: each batch pays a fixed per-layer cost (BENCHMARKS.md).")
     var batchTokens = 2048
 
+    func validate() throws {
+        guard batchTokens > 0 else { throw ValidationError("--batch-tokens must be positive") }
+    }
+
     func run() throws {
         guard let output else { return try runRoute() }
         guard let input else { throw ValidationError("--output needs --input FILE (JSONL)") }
         let model = try options.load()
-        guard batchTokens > 0 else { throw ValidationError("--batch-tokens must be positive") }
         var config = BatchingEngine.Config()
         config.maxBatchTokens = batchTokens
         let engine = BatchingEngine(model: model, config: config)

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Testing
 
 @testable import pairranker
@@ -14,5 +15,18 @@ import Testing
         #if PAIRRANKER_X86_64_V3
         #expect(CPUCheck.required == ["avx2", "fma"])
         #endif
+    }
+}
+
+/// Option values that would trap inside the benchmark are refused when parsing.
+@Suite struct BenchOptionTests {
+    @Test("zero or negative benchmark sizes are usage errors, not traps")
+    func badSizes() throws {
+        for bad in [["--reference-batch-size", "0"], ["--repeats", "0"], ["--batch-tokens", "0"],
+                    ["--threads", "0"], ["--mix-instances", "-1"]] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try Bench.parse(["--model", "m"] + bad) }
+        }
+        _ = try Bench.parse(["--model", "m", "--mix-instances", "0"])
+        #expect(throws: (any Error).self) { _ = try Rank.parse(["--batch-tokens", "0"]) }
     }
 }
