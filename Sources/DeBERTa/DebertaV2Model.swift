@@ -43,8 +43,11 @@ public final class DebertaV2Model: @unchecked Sendable {
         Kernels.layerNorm(relTable.pointer, rows: relRows, cols: c,
                           gamma: try enc.tensor("LayerNorm.weight", shape: [c]).pointer,
                           beta: try enc.tensor("LayerNorm.bias", shape: [c]).pointer, eps: eps, out: relNorm.pointer)
-        layers = try (0..<config.numHiddenLayers).map { i in
-            try EncoderLayer(weights: enc.scoped("layer.\(i)"), config: config, relativeTable: relNorm)
+        // The load-time projections are GEMMs whose bits every forward uses (BLAS.exclusive).
+        layers = try BLAS.exclusive {
+            try (0..<config.numHiddenLayers).map { i in
+                try EncoderLayer(weights: enc.scoped("layer.\(i)"), config: config, relativeTable: relNorm)
+            }
         }
         relIndex = RelativePosition.indexTable(maxLength: maxLength, span: span, bucketSize: config.positionBuckets,
                                                maxPosition: config.effectiveMaxRelativePositions)
@@ -72,19 +75,35 @@ public final class DebertaV2Model: @unchecked Sendable {
     ///   until the workspace's next use.
     public func forward(tokens: [Int32], lengths: [Int], keepRows: [Int]? = nil, workspace ws: Workspace,
                         observer: ((Int, UnsafePointer<Float>) -> Void)? = nil) throws -> UnsafePointer<Float> {
+        // One forward at a time per process: see BLAS.exclusive (the observer is a test hook
+        // that only copies, called inside).
+        try BLAS.exclusive { try forwardExclusive(tokens: tokens, lengths: lengths, keepRows: keepRows, workspace: ws, observer: observer) }
+    }
+
+    private func forwardExclusive(tokens: [Int32], lengths: [Int], keepRows: [Int]?, workspace ws: Workspace,
+                                  observer: ((Int, UnsafePointer<Float>) -> Void)?) throws -> UnsafePointer<Float> {
         try validate(tokens: tokens, lengths: lengths)
         let t = tokens.count
         precondition(lengths.reduce(0, +) == t, "lengths must sum to the token count")
+        ws.offsets.removeAll(keepingCapacity: true)
+        ws.tokenGroups.removeAll(keepingCapacity: true)
+        var o = 0
+        for l in lengths { ws.offsets.append(o); ws.tokenGroups.append(o..<(o + l)); o += l }
         if let keepRows {
-            ws.offsets.removeAll(keepingCapacity: true)
-            var o = 0
-            for l in lengths { ws.offsets.append(o); o += l }
             ws.keptRows.removeAll(keepingCapacity: true)
-            for row in keepRows {
+            ws.keptGroups.removeAll(keepingCapacity: true)
+            for (i, row) in keepRows.enumerated() {
                 guard row >= 0, row < t else { throw DebertaError.rowOutOfRange(row: row, tokens: t) }
                 var lo = 0, hi = ws.offsets.count - 1   // the last sequence starting at or before row
                 while lo < hi { let mid = (lo + hi + 1) / 2; if ws.offsets[mid] <= row { lo = mid } else { hi = mid - 1 } }
-                ws.keptRows.append(EncoderLayer.KeptRow(row: row, offset: ws.offsets[lo], length: lengths[lo]))
+                let kept = EncoderLayer.KeptRow(row: row, offset: ws.offsets[lo], length: lengths[lo])
+                // Consecutive kept rows of one sequence form one group.
+                if let last = ws.keptGroups.last, ws.keptRows[last.lowerBound].offset == kept.offset, last.upperBound == i {
+                    ws.keptGroups[ws.keptGroups.count - 1] = last.lowerBound..<(i + 1)
+                } else {
+                    ws.keptGroups.append(i..<(i + 1))
+                }
+                ws.keptRows.append(kept)
             }
         }
         ws.reserve(tokens: max(t, keepRows?.count ?? 0), maxLength: lengths.max() ?? 0)

@@ -54,30 +54,31 @@ struct EncoderLayer: @unchecked Sendable {
         let c = model.hidden
         let x = ws.x.pointer, qkv = ws.qkv.pointer
         let cap = ws.tokenCapacity
+        let groups = ws.sequenceGroups
         BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
-                    outFeatures: 3 * c, into: qkv, rowCapacity: cap)
+                    outFeatures: 3 * c, into: qkv, rowCapacity: cap, groups: groups)
         attention(model: model, tokens: t, lengths: lengths, ws: ws)
-        outputBlocks(model: model, rows: t, residual: x, scratch: ws.attn.pointer, ws: ws)
+        outputBlocks(model: model, rows: t, groups: groups, residual: x, scratch: ws.attn.pointer, ws: ws)
     }
 
     /// The rest of the layer after attention, for `rows` rows of ws.ctx (R, C):
     /// a = LN(ctx · Woᵀ + bo + residual), then ws.x = LN(GELU(a · Wiᵀ + bi) · W2ᵀ + b2 + a).
     /// `scratch` (room for the workspace's token capacity × C) holds a; it must not alias
-    /// `residual`, which is read before ws.x is written.
-    func outputBlocks(model: DebertaV2Model, rows t: Int, residual: UnsafePointer<Float>,
+    /// `residual`, which is read before ws.x is written. `groups`: see `BLAS.linear`.
+    func outputBlocks(model: DebertaV2Model, rows t: Int, groups: [Range<Int>]?, residual: UnsafePointer<Float>,
                       scratch a: UnsafeMutablePointer<Float>, ws: Workspace) {
         let c = model.hidden, inter = intermediateBias.count
         let x = ws.x.pointer, h = ws.inter.pointer, cap = ws.tokenCapacity
         BLAS.linear(ws.ctx.pointer, rows: t, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
-                    outFeatures: c, into: a, rowCapacity: cap)
+                    outFeatures: c, into: a, rowCapacity: cap, groups: groups)
         Kernels.add(a, residual, count: t * c)
         Kernels.layerNorm(a, rows: t, cols: c, gamma: attentionNormWeight.pointer, beta: attentionNormBias.pointer,
                           eps: model.eps, out: a)
         BLAS.linear(a, rows: t, inFeatures: c, weight: intermediateWeight.pointer, bias: intermediateBias.pointer,
-                    outFeatures: inter, into: h, rowCapacity: cap)
+                    outFeatures: inter, into: h, rowCapacity: cap, groups: groups)
         Kernels.gelu(h, count: t * inter)
         BLAS.linear(h, rows: t, inFeatures: inter, weight: ffnOutputWeight.pointer, bias: ffnOutputBias.pointer,
-                    outFeatures: c, into: x, rowCapacity: cap)
+                    outFeatures: c, into: x, rowCapacity: cap, groups: groups)
         Kernels.add(x, a, count: t * c)
         Kernels.layerNorm(x, rows: t, cols: c, gamma: outputNormWeight.pointer, beta: outputNormBias.pointer,
                           eps: model.eps, out: x)

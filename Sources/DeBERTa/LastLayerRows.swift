@@ -15,14 +15,14 @@ extension EncoderLayer {
         let x = ws.x.pointer, qkv = ws.qkv.pointer, cap = ws.tokenCapacity
         // Keys and values of every token, into the K and V columns of qkv (T, 3C).
         BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer + c * c, bias: qkvBias.pointer + c,
-                    outFeatures: 2 * c, into: qkv + c, ldy: 3 * c, rowCapacity: cap)
+                    outFeatures: 2 * c, into: qkv + c, ldy: 3 * c, rowCapacity: cap, groups: ws.sequenceGroups)
         // The kept rows of x (R, C), kept for the residual: ws.attn rows 0..<R.
         let kept = ws.attn.pointer
         for (i, k) in keep.enumerated() { (kept + i * c).update(from: x + k.row * c, count: c) }
         // Their queries (R, C), scaled by 1/s as in `attention`: ws.inter, row stride C.
         let q = ws.inter.pointer
         BLAS.linear(kept, rows: r, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
-                    outFeatures: c, into: q, rowCapacity: cap)
+                    outFeatures: c, into: q, rowCapacity: cap, groups: ws.keptRowGroups)
         Kernels.scale(q, by: 1 / model.scale, count: r * c)
         // Attention per (kept row, head), spread over the threads: ws.ctx rows 0..<R.
         let ctx = ws.ctx.pointer
@@ -38,7 +38,7 @@ extension EncoderLayer {
         }
         // Output projection and feed-forward at the kept rows, into ws.x rows 0..<R; the keys and
         // values in qkv are spent, so qkv holds the intermediate block output.
-        outputBlocks(model: model, rows: r, residual: kept, scratch: qkv, ws: ws)
+        outputBlocks(model: model, rows: r, groups: ws.keptRowGroups, residual: kept, scratch: qkv, ws: ws)
     }
 
     /// One query row of one head: S[j] = Q_i·K_j + Q_i·PK[δ] + K_j·PQ[δ] for every key j of the

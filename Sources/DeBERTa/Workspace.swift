@@ -4,7 +4,21 @@ import Tensors
 /// (llama2.c's RunState). Reused across calls; grows only when a larger batch arrives.
 /// Not thread-safe: one workspace per concurrent forward.
 public final class Workspace: @unchecked Sendable {
+    /// How the dense layers run the rows of a packed batch.
+    public enum GEMMRows: String, Sendable {
+        /// One GEMM over all rows: a row's bits do not depend on the batch only on kernels where
+        /// `BLAS.rowsIndependentOfBatch` holds.
+        case batch
+        /// One GEMM per sequence (per pair in the head): a row's bits depend on its own sequence
+        /// only, on every kernel family, at the cost of repacking the weights once per sequence.
+        case perSequence = "per-sequence"
+
+        /// `batch` where the loaded kernels are row-independent, else `perSequence`.
+        public static var automatic: GEMMRows { BLAS.rowsIndependentOfBatch ? .batch : .perSequence }
+    }
+
     let hidden: Int, intermediate: Int, relRows: Int
+    public let gemmRows: GEMMRows
     private(set) var tokenCapacity = 0
     private(set) var lengthCapacity = 0
 
@@ -30,11 +44,18 @@ public final class Workspace: @unchecked Sendable {
     var offsets: [Int] = []
     var headTasks: [(offset: Int, length: Int, head: Int)] = []
     var keptRows: [EncoderLayer.KeptRow] = []
+    /// With `perSequence`: the row ranges of the sequences in the packed batch, and of the kept
+    /// rows of each sequence in the last layer; nil with `batch` (one GEMM over all rows).
+    var tokenGroups: [Range<Int>] = []
+    var keptGroups: [Range<Int>] = []
+    var sequenceGroups: [Range<Int>]? { gemmRows == .perSequence ? tokenGroups : nil }
+    var keptRowGroups: [Range<Int>]? { gemmRows == .perSequence ? keptGroups : nil }
 
     /// Rows every dense GEMM runs at least (BLAS.minimumRows over the layer shapes).
     let minimumRows: Int
 
-    public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0) {
+    public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0, gemmRows: GEMMRows = .automatic) {
+        self.gemmRows = gemmRows
         hidden = config.hiddenSize
         intermediate = config.intermediateSize
         relRows = 2 * config.attentionSpan
@@ -46,7 +67,8 @@ public final class Workspace: @unchecked Sendable {
 
     /// Makes room for a batch of `tokens` tokens whose longest sequence has `maxLength` tokens.
     public func reserve(tokens: Int, maxLength: Int) {
-        let tokens = max(tokens, minimumRows)
+        // Per sequence, the last group's GEMM runs up to `minimumRows` rows past its start.
+        let tokens = gemmRows == .perSequence ? tokens + minimumRows : max(tokens, minimumRows)
         if tokens > tokenCapacity {
             tokenCapacity = tokens
             x = FloatBuffer(count: tokens * hidden)

@@ -18,18 +18,24 @@ struct PairHead: @unchecked Sendable {
         b2 = try weights.tensor("head_layer.4.bias", shape: [tasks])
     }
 
-    /// Rows of scratch the head needs for `pairs` pairs (padded like the encoder's GEMMs).
-    func scratchRows(pairs p: Int) -> Int { max(2 * p, BLAS.minimumRows(outFeatures: hidden, inFeatures: 2 * hidden)) }
+    /// Rows of scratch the head needs for `pairs` pairs (padded like the encoder's GEMMs; per
+    /// pair, the last pair's GEMM runs `BLAS.groupRows(2)` rows from its start).
+    func scratchRows(pairs p: Int, perPair: Bool) -> Int {
+        let least = BLAS.minimumRows(outFeatures: hidden, inFeatures: 2 * hidden)
+        return perPair ? 2 * p + least : max(2 * p, least)
+    }
 
     /// - Parameters:
     ///   - states: (T, C) last hidden states of the packed batch.
     ///   - pooled: per pair, the token rows of <|source|>, <|candidate1|>, <|candidate2|>.
-    ///   - scratch: room for (R, 2C) + (R, C) floats, R = scratchRows(pairs: P).
+    ///   - scratch: room for (R, 2C) + (R, C) floats, R = scratchRows(pairs: P, perPair:).
+    ///   - perPair: one GEMM per pair (its two rows), so a pair's logit depends on it alone on
+    ///     every kernel family (Workspace.GEMMRows.perSequence); else one GEMM over all pairs.
     /// - Returns: one logit per pair.
-    func logits(states: UnsafePointer<Float>, pooled: [(Int, Int, Int)], scratch: FloatBuffer) -> [Float] {
+    func logits(states: UnsafePointer<Float>, pooled: [(Int, Int, Int)], scratch: FloatBuffer, perPair: Bool) -> [Float] {
         let c = hidden, p = pooled.count
         let x = scratch.pointer                // (2P, 2C): [h_s; h_1] and [h_s; h_2] per pair
-        let rows = scratchRows(pairs: p)
+        let rows = scratchRows(pairs: p, perPair: perPair)
         let y = scratch.pointer + rows * 2 * c   // (R, C)
         for (i, (s, l, r)) in pooled.enumerated() {
             let left = x + (2 * i) * 2 * c, right = x + (2 * i + 1) * 2 * c
@@ -39,7 +45,7 @@ struct PairHead: @unchecked Sendable {
             (right + c).update(from: states + r * c, count: c)
         }
         BLAS.linear(x, rows: 2 * p, inFeatures: 2 * c, weight: w1.pointer, bias: b1.pointer, outFeatures: c, into: y,
-                    rowCapacity: rows)
+                    rowCapacity: rows, groups: perPair ? (0..<p).map { (2 * $0)..<(2 * $0 + 2) } : nil)
         Kernels.tanh(y, count: 2 * p * c)
         // The last projection has n_tasks outputs: plain dot products, in a fixed order so a pair's
         // logit never depends on how many pairs share the batch.

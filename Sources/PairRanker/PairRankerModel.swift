@@ -20,7 +20,11 @@ public final class PairRankerModel: @unchecked Sendable {
     private var headScratch = FloatBuffer(count: 0)
     private let lock = NSLock()
 
-    public init(directory: ModelDirectory) throws {
+    /// How the dense layers run a batch's rows (Workspace.GEMMRows): whichever keeps a pair's
+    /// logit independent of the batch on the loaded OpenBLAS kernels.
+    public var gemmRows: Workspace.GEMMRows { workspace.gemmRows }
+
+    public init(directory: ModelDirectory, gemmRows: Workspace.GEMMRows = .automatic) throws {
         let start = Date()
         self.directory = directory
         let ckpt = try Checkpoint(path: directory.checkpointPath)
@@ -32,7 +36,7 @@ public final class PairRankerModel: @unchecked Sendable {
         unusedKeys = weights.unusedKeys
         assembler = PairAssembler(tokens: directory.specialTokens, sourceMaxLength: directory.ranker.sourceMaxLength,
                                   candidateMaxLength: directory.ranker.candidateMaxLength)
-        workspace = Workspace(config: directory.backbone, tokens: maxLength, maxLength: maxLength)
+        workspace = Workspace(config: directory.backbone, tokens: maxLength, maxLength: maxLength, gemmRows: gemmRows)
         tokenizer = try Tokenizer.load(directory: directory.path)
         for (name, id) in [(SpecialTokens.sourcePrefix, assembler.tokens.source), (SpecialTokens.candidatePrefix, assembler.tokens.candidate),
                            (SpecialTokens.candidate1Prefix, assembler.tokens.candidate1), (SpecialTokens.candidate2Prefix, assembler.tokens.candidate2)]
@@ -42,8 +46,8 @@ public final class PairRankerModel: @unchecked Sendable {
         loadSeconds = Date().timeIntervalSince(start)
     }
 
-    public convenience init(path: String, checkpoint: String? = nil) throws {
-        try self.init(directory: ModelDirectory(path: path, checkpoint: checkpoint))
+    public convenience init(path: String, checkpoint: String? = nil, gemmRows: Workspace.GEMMRows = .automatic) throws {
+        try self.init(directory: ModelDirectory(path: path, checkpoint: checkpoint), gemmRows: gemmRows)
     }
 
     /// One logit per pair sequence (positive: the left candidate is better). The sequences run as
@@ -69,14 +73,18 @@ public final class PairRankerModel: @unchecked Sendable {
             rows += [offset + p.sourcePosition, offset + p.leftPosition, offset + p.rightPosition]
             offset += p.ids.count
         }
-        // The head reads three rows per pair: the last layer computes only those (3P, C).
-        let states = try backbone.forward(tokens: tokens, lengths: unique.map(\.ids.count), keepRows: rows,
-                                          workspace: workspace)
         let pooled = unique.indices.map { (3 * $0, 3 * $0 + 1, 3 * $0 + 2) }
         let c = directory.backbone.hiddenSize
-        let scratch = head.scratchRows(pairs: unique.count) * 3 * c
+        let perPair = workspace.gemmRows == .perSequence
+        let scratch = head.scratchRows(pairs: unique.count, perPair: perPair) * 3 * c
         if headScratch.count < scratch { headScratch = FloatBuffer(count: scratch) }
-        let values = head.logits(states: states, pooled: pooled, scratch: headScratch)
+        // The backbone and the head's GEMM in one BLAS.exclusive section (see there).
+        let values = try BLAS.exclusive {
+            // The head reads three rows per pair: the last layer computes only those (3P, C).
+            let states = try backbone.forward(tokens: tokens, lengths: unique.map(\.ids.count), keepRows: rows,
+                                              workspace: workspace)
+            return head.logits(states: states, pooled: pooled, scratch: headScratch, perPair: perPair)
+        }
         return index.map { values[$0] }
     }
 }

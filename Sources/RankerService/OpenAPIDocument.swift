@@ -413,7 +413,11 @@ paths:
   /info:
     get:
       operationId: info
-      summary: Model, backbone, lengths, dtype, OpenBLAS core and threads, limits, version.
+      summary: Model, backbone, lengths, dtype, OpenBLAS core, threads and GEMM row mode, limits, version.
+      description: >-
+        `openblas.gemm_rows` is `batch` where the loaded OpenBLAS kernels give a row the same result
+        whatever shares its GEMM (the AVX-512 kernel families), else `per-sequence` (one GEMM per
+        sequence, so a pair's logits never depend on the batch it ran in).
       security: [{}, {bearer: []}]
       responses:
         '200':

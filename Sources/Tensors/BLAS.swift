@@ -1,4 +1,9 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The one place that calls `cblas_sgemm` (design.md §1). Row-major throughout.
 public enum BLAS {
@@ -25,17 +30,49 @@ public enum BLAS {
     /// Y (rows×out) = X (rows×in, ldx) · Wᵀ + bias, where W is a torch Linear weight (out×in).
     /// `rowCapacity`: rows X and Y have room for; when larger than `rows`, up to
     /// `minimumRows` rows are computed so results are batch-invariant (see there).
+    /// `groups`: when given, each range of rows runs as its own GEMM of exactly
+    /// `groupRows(count)` rows, so a row's result depends only on its group, never on the
+    /// other groups or on where its group sits in the batch (see `rowsIndependentOfBatch`).
+    /// The groups must be ascending and disjoint, and X and Y need room for
+    /// `group.lowerBound + groupRows(group.count)` rows for each of them.
     public static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, ldx: Int? = nil,
                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-                              into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, rowCapacity: Int = 0) {
-        let ldy = ldy ?? outFeatures
+                              into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, rowCapacity: Int = 0,
+                              groups: [Range<Int>]? = nil) {
+        let ldx = ldx ?? inFeatures, ldy = ldy ?? outFeatures
+        if let groups {
+            let least = minimumRows(outFeatures: outFeatures, inFeatures: inFeatures)
+            for g in groups where !g.isEmpty {
+                linearRows(x + g.lowerBound * ldx, rows: max(g.count, least), inFeatures: inFeatures, ldx: ldx,
+                           weight: weight, bias: bias, outFeatures: outFeatures, into: y + g.lowerBound * ldy, ldy: ldy)
+            }
+            return
+        }
         let rows = rows > 0 ? max(rows, min(rowCapacity, minimumRows(outFeatures: outFeatures, inFeatures: inFeatures))) : 0
+        linearRows(x, rows: rows, inFeatures: inFeatures, ldx: ldx, weight: weight, bias: bias, outFeatures: outFeatures,
+                   into: y, ldy: ldy)
+    }
+
+    /// Rows a group of `count` rows runs as under `linear(groups:)` (room to leave after it).
+    public static func groupRows(_ count: Int, outFeatures: Int, inFeatures: Int) -> Int {
+        max(count, minimumRows(outFeatures: outFeatures, inFeatures: inFeatures))
+    }
+
+    @inline(__always)
+    private static func linearRows(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, ldx: Int,
+                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
+                                   into y: UnsafeMutablePointer<Float>, ldy: Int) {
         if let bias {
             for r in 0..<rows { (y + r * ldy).update(from: bias, count: outFeatures) }
         }
-        gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: ldx ?? inFeatures,
+        gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: ldx,
              b: weight, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: y, ldc: ldy)
     }
+
+    /// Whether the loaded kernels give every row of a GEMM the same bits whatever other rows share
+    /// the call and wherever the row sits in it (past the small-matrix path `minimumRows` avoids).
+    /// When false, callers that need batch invariance pass `groups` to `linear`.
+    public static let rowsIndependentOfBatch = OpenBLASCore.rowsIndependentOfBatch(core: coreName)
 
     /// The kernel family OpenBLAS chose when it loaded (`OPENBLAS_CORETYPE` or CPU detection).
     public static var coreName: String {
@@ -51,4 +88,29 @@ public enum BLAS {
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
+    /// OpenBLAS's thread count is one process-wide setting, and attention lowers it to 1 while
+    /// its (sequence, head) tasks run their own single-threaded GEMMs. Where the kernels' rows
+    /// depend on how the threads split a GEMM (`rowsIndependentOfBatch` false), a GEMM that ran
+    /// while another forward had lowered the count would get other bits, and the other
+    /// forward's restore could leave the count at 1. So every forward, and every GEMM whose
+    /// result is kept (the load-time projections), runs inside `exclusive`: one at a time per
+    /// process. A server has one model whose forwards are serial anyway; this only orders
+    /// forwards of several models in one process (tests, tools). Recursive: a forward inside
+    /// the head's section is fine. The body must not wait on another thread that needs it.
+    public static func exclusive<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(exclusiveMutex)
+        defer { pthread_mutex_unlock(exclusiveMutex) }
+        return try body()
+    }
+
+    nonisolated(unsafe) private static let exclusiveMutex: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        var attr = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attr)
+        pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(m, &attr)
+        pthread_mutexattr_destroy(&attr)
+        return m
+    }()
 }

@@ -18,6 +18,27 @@ public enum OpenBLASCore {
         }
     }
 
+    /// Kernel families whose SGEMM gives a row the same bits whatever other rows share the call and
+    /// at whatever row offset it sits (measured with OpenBLAS 0.3.21 under 2 threads, on the
+    /// model's shapes and the fixture's, for every row count and offset tried): the AVX-512 cores.
+    /// On the others a row's result depends on the call: Haswell and Zen by its offset modulo the
+    /// kernel's 12-row blocking and by where the threads split the rows; Prescott by whether it
+    /// falls in the odd last row. There the engine runs one GEMM per sequence instead.
+    public static func rowsIndependentOfBatch(core: String) -> Bool {
+        ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased())
+    }
+
+    /// The kernel families the test command checks the goldens and batch invariance under, in
+    /// order of the CPU features they need; `runnable` keeps those this CPU can execute.
+    public static let testedCores = ["Prescott", "Haswell", "Zen", "SkylakeX", "Cooperlake"]
+
+    /// The cores of `testedCores` a CPU with these flags can run.
+    public static func runnable(flags: Set<String>) -> [String] {
+        let preferred = preferredCore(flags: flags)
+        let top = preferred.map { tier(of: $0) } ?? 0
+        return testedCores.filter { tier(of: $0) <= top }
+    }
+
     /// The best core Debian's OpenBLAS 0.3.21 has for a CPU with these `/proc/cpuinfo` flags.
     public static func preferredCore(flags: Set<String>) -> String? {
         let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy(flags.contains)

@@ -34,6 +34,13 @@ enum OpenBLASSetup {
         }
     }
 
+    /// How the dense layers will run a batch's rows on the loaded kernels, for the start-up log.
+    static var gemmRowsLine: String {
+        BLAS.rowsIndependentOfBatch
+            ? "GEMM rows: batch (a row's result does not depend on its batch on \(BLAS.coreName) kernels)"
+            : "GEMM rows: per sequence (\(BLAS.coreName) kernels make a row's result depend on its batch; one GEMM per sequence keeps batch invariance)"
+    }
+
     /// Re-executes this process with `vars` added to the environment; returns only on failure.
     static func reexec(_ vars: [String: String]) {
         for (k, v) in vars { setenv(k, v, 1) }

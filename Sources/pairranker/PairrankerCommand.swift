@@ -9,11 +9,11 @@ struct Pairranker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pairranker",
         abstract: "Serve and run the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) on CPU.",
-        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Download.self, Load.self, Bench.self, MakeRandomModel.self, BenchTokenizer.self])
+        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Download.self, Load.self, Bench.self, MakeRandomModel.self, BenchTokenizer.self, BlasCore.self])
 
     static func main() {
         CPUCheck.requireBuildLevel()   // before any code of the numeric modules runs
-        blasLine = OpenBLASSetup.ensureCore() + ", kernels built for \(CPUCheck.level)"
+        blasLine = OpenBLASSetup.ensureCore() + ", kernels built for \(CPUCheck.level), " + OpenBLASSetup.gemmRowsLine
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -139,5 +139,26 @@ struct Info: ParsableCommand {
         print("tokenizer: \(m.tokenizer.source)")
         print("unused checkpoint keys: \(m.unusedKeys.isEmpty ? "none" : m.unusedKeys.joined(separator: ", "))")
         print(Pairranker.blasLine)
+    }
+}
+
+struct BlasCore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blas-core",
+        abstract: "Print the OpenBLAS kernel family pairranker runs on this CPU (after its start-up choice).",
+        discussion: """
+            The test command exports this as OPENBLAS_CORETYPE for the test processes, which do not
+            make the choice themselves. --tested lists the kernel families the test command checks the
+            goldens and batch invariance under that this CPU can run.
+            """)
+    @Flag(help: "List the tested kernel families this CPU can run, one per line.") var tested = false
+
+    func run() throws {
+        if tested {
+            let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+            for core in OpenBLASCore.runnable(flags: OpenBLASCore.flags(cpuinfo: cpuinfo)) { print(core) }
+        } else {
+            print(BLAS.coreName)
+        }
     }
 }

@@ -136,7 +136,7 @@ import Glibc
         try p.run()
         defer { p.terminate(); p.waitUntilExit() }
         var up = false
-        for _ in 0..<100 where !up {
+        for _ in 0..<600 where !up {   // up to 30 s: start-up on a loaded machine
             if let c = try? RawHTTPClient(port: port) { c.send(RawHTTPClient.request("GET", "/ready")); up = c.read()?.status == 200 }
             if !up { Thread.sleep(forTimeInterval: 0.05) }
         }
