@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // pairranker: the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) served over HTTP on CPU.
-// Dependency direction (design.md §1): CLI -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS,
+// Dependency direction (docs/architecture.md): CLI -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS,
 // DeBERTa -> Checkpoints -> CZlib. Lower modules never import higher ones.
+// Linux only (Glibc, /proc): no Apple platform is claimed.
 import Foundation
 import PackageDescription
 
@@ -16,11 +17,16 @@ let simdTarget: [String] = ProcessInfo.processInfo.environment["PAIRRANKER_PORTA
 let simdTarget: [String] = []
 #endif
 let simdDefine: [SwiftSetting] = simdTarget.isEmpty ? [] : [.define("PAIRRANKER_X86_64_V3")]
+// -Ounchecked (numeric modules only) drops overflow and bounds traps in the hot loops. What keeps
+// that safe: nothing in Tensors or DeBERTa indexes with a value from outside unchecked. Token ids
+// and sequence lengths are validated (DebertaV2Model.validate) before a forward touches memory,
+// every weight's shape is checked at load (WeightLoader), and buffer sizes come from the
+// workspace's reserve for the batch at hand. Parsers of outside bytes (Checkpoints, Tokenizer,
+// HTTPServer, RankerService) keep Swift's checks.
 let numericSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + simdTarget)] + simdDefine
 
 let package = Package(
     name: "pairranker",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "pairranker", targets: ["pairranker"]),
     ],
