@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.build/venv-api
 [ -x "$venv/bin/kubernetes-validate" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q "kubernetes-validate==1.37.0"; }
-"$venv/bin/kubernetes-validate" --strict --quiet deploy/configmap.yaml deploy/deployment.yaml deploy/service.yaml deploy/hpa.yaml deploy/pdb.yaml
+"$venv/bin/kubernetes-validate" --strict --quiet deploy/configmap.yaml deploy/deployment.yaml deploy/service.yaml deploy/hpa.yaml deploy/pdb.yaml deploy/batch/job.yaml
 grep -q "resources:" deploy/kustomization.yaml
 for f in $(sed -n '/^resources:/,$p' deploy/kustomization.yaml | sed -n 's/^  - //p'); do
   [ -f "deploy/$f" ] || { echo "deploy/kustomization.yaml lists a missing file: $f" >&2; exit 1; }

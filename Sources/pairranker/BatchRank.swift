@@ -17,6 +17,8 @@ struct BatchRank {
     let resume: Bool
     let failFast: Bool
     let inFlight: Int
+    /// Rank only this shard's lines (see `Shard`); output lines carry the input's line numbers.
+    var shard = Shard(index: 0, count: 1)
 
     struct Failure: Error, CustomStringConvertible { let description: String }
 
@@ -24,6 +26,7 @@ struct BatchRank {
         guard let data = FileManager.default.contents(atPath: input) else { throw ValidationError("--input \(input): cannot read the file") }
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Array($0) }
         if lines.last?.isEmpty == true { lines.removeLast() }
+        let mine = shard.lines(of: lines.count)
         var skip = 0
         let fm = FileManager.default
         if resume, let existing = fm.contents(atPath: output) {
@@ -35,14 +38,19 @@ struct BatchRank {
         } else {
             guard fm.createFile(atPath: output, contents: nil) else { throw ValidationError("--output \(output): cannot create the file") }
         }
-        guard skip <= lines.count else { throw ValidationError("--output \(output) has \(skip) lines, more than the \(lines.count) of --input") }
+        guard skip <= mine.count else {
+            throw ValidationError("--output \(output) has \(skip) lines, more than the \(mine.count) of --input\(shard.count > 1 ? " in shard \(shard)" : "")")
+        }
         guard let out = FileHandle(forWritingAtPath: output) else { throw ValidationError("--output \(output): cannot open") }
         out.seekToEndOfFile()
         defer { try? out.close() }
 
-        let total = lines.count
-        let progress = Progress(total: total, done: skip)
-        if skip > 0 { FileHandle.standardError.write(Data("resuming after line \(skip) of \(total)\n".utf8)) }
+        let total = mine.upperBound
+        let progress = Progress(total: mine.count, done: skip)
+        if shard.count > 1 {
+            FileHandle.standardError.write(Data("shard \(shard): lines \(mine.lowerBound + 1)-\(mine.upperBound) of \(lines.count)\n".utf8))
+        }
+        if skip > 0 { FileHandle.standardError.write(Data("resuming after line \(mine.lowerBound + skip) of \(total)\n".utf8)) }
         // Lines are answered by a window of worker threads and written strictly in order.
         final class State: @unchecked Sendable {
             let cond = NSCondition()
@@ -53,7 +61,7 @@ struct BatchRank {
             let lines: [[UInt8]]
             init(lines: [[UInt8]], start: Int) { self.lines = lines; next = start; nextToWrite = start }
         }
-        let state = State(lines: lines, start: skip)
+        let state = State(lines: lines, start: mine.lowerBound + skip)
         let service = self.service, failFast = self.failFast
         let group = DispatchGroup()
         for _ in 0..<max(1, inFlight) {
@@ -141,5 +149,41 @@ final class Progress: @unchecked Sendable {
         } else if final || done < total {
             FileHandle.standardError.write(Data("progress: \(stats)\n".utf8))
         }
+    }
+}
+
+/// One of `count` contiguous slices of a JSONL input, for ranking a file on several machines
+/// (a Kubernetes Indexed Job): shard i takes lines [n·i/count, n·(i+1)/count), so concatenating
+/// the shards' outputs in index order gives the single run's output, byte for byte.
+struct Shard: Equatable, CustomStringConvertible {
+    let index: Int, count: Int
+
+    var description: String { "\(index)/\(count)" }
+
+    func lines(of n: Int) -> Range<Int> {
+        // n is a count of lines held in memory (< 2^43) and count ≤ 10^6 (< 2^20): no overflow.
+        (n * index / count)..<(n * (index + 1) / count)
+    }
+
+    /// Parses `INDEX/COUNT` (0 ≤ INDEX < COUNT).
+    static func parse(_ text: String, source: String) throws -> Shard {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let c = Int(parts[1]) else {
+            throw ValidationError("\(source) '\(text)' is not INDEX/COUNT (e.g. 0/4)")
+        }
+        guard c >= 1, c <= 1_000_000 else { throw ValidationError("\(source) '\(text)': COUNT must be 1 to 1000000") }
+        guard i >= 0, i < c else { throw ValidationError("\(source) '\(text)': INDEX must be 0 to \(c - 1)") }
+        return Shard(index: i, count: c)
+    }
+
+    /// `--shard` when given; else, in a Kubernetes Indexed Job, JOB_COMPLETION_INDEX with the
+    /// count from PAIRRANKER_SHARD_COUNT (the Job's `completions`); else the whole file.
+    static func resolve(flag: String?, environment: [String: String]) throws -> Shard {
+        if let flag { return try parse(flag, source: "--shard") }
+        guard let index = environment["JOB_COMPLETION_INDEX"], !index.isEmpty else { return Shard(index: 0, count: 1) }
+        guard let count = environment["PAIRRANKER_SHARD_COUNT"], !count.isEmpty else {
+            throw ValidationError("JOB_COMPLETION_INDEX=\(index) is set but PAIRRANKER_SHARD_COUNT is not: set it to the Job's completions, or pass --shard INDEX/COUNT")
+        }
+        return try parse("\(index)/\(count)", source: "JOB_COMPLETION_INDEX/PAIRRANKER_SHARD_COUNT")
     }
 }

@@ -86,6 +86,9 @@ struct Rank: RouteCommand {
             Offline: pairranker rank --model DIR --input prompts.jsonl --output ranked.jsonl [--resume]
               (one /rank single-form object per line in, one response per line out, same order;
               a bad line gets {"line": N, "error": ...} and a message on stderr)
+            Sharded: --shard I/N ranks the I-th of N contiguous slices of the input (in a Kubernetes
+              Indexed Job it defaults to JOB_COMPLETION_INDEX/PAIRRANKER_SHARD_COUNT); the shards'
+              outputs concatenated in index order are the single run's output.
             """#)
     static let route = RankerService.Route.rank
     @OptionGroup var options: ModelOptions
@@ -96,9 +99,13 @@ struct Rank: RouteCommand {
     @Option(help: "With --output: lines in flight at once (their pairs share batches).") var inFlight = 8
     @Option(help: "With --output: tokens in one batch at most. Offline, no one waits on a single line, so batches are larger than the server's default 512: each batch pays a fixed per-layer cost (BENCHMARKS.md).")
     var batchTokens = 2048
+    @Option(help: "With --output: rank only shard INDEX/COUNT of the input (default: JOB_COMPLETION_INDEX/PAIRRANKER_SHARD_COUNT when set, else all).")
+    var shard: String?
 
     func validate() throws {
         guard batchTokens > 0 else { throw ValidationError("--batch-tokens must be positive") }
+        if shard != nil, output == nil { throw ValidationError("--shard needs --output (it slices a JSONL input)") }
+        if output != nil { _ = try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment) }
     }
 
     func run() throws {
@@ -112,7 +119,8 @@ struct Rank: RouteCommand {
         var limits = ServiceLimits()
         limits.maxPairsPerRequest = 1 << 20
         try BatchRank(service: RankerService(model: model, engine: engine, limits: limits), input: input, output: output,
-                      resume: resume, failFast: failFast, inFlight: inFlight).run()
+                      resume: resume, failFast: failFast, inFlight: inFlight,
+                      shard: try Shard.resolve(flag: shard, environment: ProcessInfo.processInfo.environment)).run()
     }
 }
 

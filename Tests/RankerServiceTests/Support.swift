@@ -37,14 +37,16 @@ enum Support {
             .appendingPathComponent("pairranker").path
     }
 
-    static func run(_ args: [String], stdin: String) throws -> (Int32, String, String) {
-        try run(args, stdinData: Data(stdin.utf8))
+    static func run(_ args: [String], stdin: String, environment: [String: String] = [:]) throws -> (Int32, String, String) {
+        try run(args, stdinData: Data(stdin.utf8), environment: environment)
     }
 
-    static func run(_ args: [String], stdinData: Data) throws -> (Int32, String, String) {
+    /// Runs the executable; `environment` is added to this process's.
+    static func run(_ args: [String], stdinData: Data, environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
         p.standardInput = inPipe
         p.standardOutput = outPipe
