@@ -29,6 +29,15 @@ for c in $(.build/debug/pairranker blas-core --tested); do
   n=$(sed -n 's/.*Test run with \([0-9]*\) tests.* passed after.*/\1/p' "$log" | tail -1)
   total=$((total + ${n:-0}))
 done
+# The Python client (clients/python), installed as a user would, against a live server.
+venv=.build/venv-client
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --force-reinstall --no-deps ./clients/python
+rm -rf clients/python/build clients/python/*.egg-info
+PAIRRANKER_BIN=.build/debug/pairranker PAIRRANKER_MODEL=Tests/Fixtures/tiny-pair-ranker \
+  "$venv/bin/python" -W ignore::ResourceWarning -m unittest discover -s clients/python/tests -v > "$log" 2>&1 \
+  || { cat "$log"; exit 1; }
+tail -n 3 "$log"
 bash scripts/api_contract.sh
 bash scripts/deploy_check.sh
 # A short run of every fuzz target (the long runs: scripts/fuzz.sh 600).
