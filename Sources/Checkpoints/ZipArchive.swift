@@ -123,7 +123,8 @@ struct ZipArchive {
     }
 
     /// The bytes of an entry: a view into the mapped file when stored, an inflated copy when deflated.
-    func data(of entry: Entry) throws -> ByteStorage {
+    /// `step`: bytes handed to zlib at a time (its counters are 32-bit); smaller in tests.
+    func data(of entry: Entry, step: Int = 1 << 30) throws -> ByteStorage {
         let path = file.path
         let start = entry.dataStart  // checked against the file when the directory was read
         switch entry.method {
@@ -133,13 +134,13 @@ struct ZipArchive {
             }
             return ByteStorage(owner: file, base: file.base + start, count: entry.compressedSize)
         case 8:
-            return try inflate(entry, from: start)
+            return try inflate(entry, from: start, step: max(step, 1))
         default:
             throw CheckpointError.unsupportedCompression(path: path, entry: entry.name, method: entry.method)
         }
     }
 
-    private func inflate(_ entry: Entry, from start: Int) throws -> ByteStorage {
+    private func inflate(_ entry: Entry, from start: Int, step: Int) throws -> ByteStorage {
         let path = file.path
         let (bound, overflow) = entry.compressedSize.multipliedReportingOverflow(by: Self.maxDeflateRatio)
         guard entry.uncompressedSize >= 0, overflow || entry.uncompressedSize <= bound + 64 else {
@@ -152,8 +153,7 @@ struct ZipArchive {
             throw CheckpointError.corruptEntry(path: path, entry: entry.name, message: "zlib init failed")
         }
         defer { inflateEnd(&stream) }
-        // zlib counts in 32 bits: feed and drain at most 1 GiB at a time.
-        let step = 1 << 30
+        // zlib counts in 32 bits: feed and drain at most `step` bytes at a time.
         var inLeft = entry.compressedSize, outLeft = entry.uncompressedSize
         stream.next_in = UnsafeMutablePointer(mutating: (file.base + start).assumingMemoryBound(to: Bytef.self))
         stream.next_out = out.pointer.assumingMemoryBound(to: Bytef.self)

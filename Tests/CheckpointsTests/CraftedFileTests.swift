@@ -109,6 +109,21 @@ import Testing
         }
     }
 
+    @Test("deflated entries inflate the same when zlib is fed a few bytes at a time")
+    func inflateInSteps() throws {
+        let file = try MappedFile(path: TestFiles.fixtures.appendingPathComponent("checkpoint-dtypes/dtypes-deflated.bin").path)
+        let zip = try ZipArchive(file: file)
+        var deflated = 0
+        for name in zip.order {
+            let e = try #require(zip.entries[name])
+            if e.method == 8 { deflated += 1 }
+            let whole = try zip.data(of: e), stepped = try zip.data(of: e, step: 7)
+            #expect(Array(UnsafeRawBufferPointer(start: whole.base, count: whole.count))
+                    == Array(UnsafeRawBufferPointer(start: stepped.base, count: stepped.count)), "\(name)")
+        }
+        #expect(deflated >= 2)
+    }
+
     @Test("overlapping zip entries (two names for one local header)")
     func overlappingEntries() {
         let good = TestFiles.torchZip(TestFiles.statePickle(numel: 6, shape: [2, 3]))
