@@ -104,7 +104,10 @@ struct Serve: ParsableCommand {
         appSettings.openapi = OpenAPIDocument.text
         let app = RankerHTTPApp(metrics: metrics, settings: appSettings, log: log)
         let http = HTTPServer(config: s.serverConfig, log: { log(#"{"level":"warning","msg":\#(JSON.string($0).text)}"#) }, handler: app.handle)
-        let bound = try http.start()
+        let bound: Int
+        do { bound = try http.start() } catch {
+            throw StartError(message: "--host \(s.host) --port \(s.port): cannot listen: \(error)")
+        }
         var config = s.logFields.map { k, v in k == "port" ? (k, JSON.number(Double(bound))) : (k, v) }
         config.insert(("blas", .string(Pairranker.blasLine)), at: 5)
         log(#"{"level":"info","msg":"config","config":\#(JSON.object(config).text)}"#)
@@ -202,6 +205,12 @@ struct Serve: ParsableCommand {
             ("version", .string(PairrankerVersion.string)),
         ])
     }
+}
+
+/// A failure to start that is not a bad value (the address is taken, the host does not resolve).
+struct StartError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
 
 enum PairrankerVersion { static let string = "0.1.0" }

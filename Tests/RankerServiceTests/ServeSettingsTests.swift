@@ -175,6 +175,24 @@ import Testing
     }
 }
 
+extension ServeSettingsTests {
+    @Test("an address that cannot be listened on exits 1 naming --host and --port, before loading the model")
+    func cannotListen() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Support.executable)
+        p.arguments = ["serve", "--model", "/nonexistent/model", "--host", "999.1.1.1", "--port", "0"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1, "\(text)")
+        #expect(text.contains("--host 999.1.1.1 --port 0: cannot listen"), "\(text)")
+        #expect(!text.contains("model.load_failed"), "\(text)")
+    }
+}
+
 /// SIGHUP drains like SIGTERM (its default action killed the server at once, losing in-flight work).
 @Suite struct HangUpTests {
     @Test("SIGHUP during requests: all answered, then exit 0, the drain logged with its signal")
