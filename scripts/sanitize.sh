@@ -8,7 +8,7 @@ which=${1:-both}
 if [ "$which" = thread ] || [ "$which" = both ]; then
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter "BatchingEngineTests|LiveServerTests|DrainTests|FaultTests|HTTPParserTests|ServiceTests|HiddenStatesGoldenTests|RankingGoldenTests"
+    --filter "BatchingEngineTests|LiveServerTests|DrainTests|HangUpTests|FaultTests|HTTPParserTests|ServiceTests|HiddenStatesGoldenTests|RankingGoldenTests"
 fi
 if [ "$which" = address ] || [ "$which" = both ]; then
   swift build --build-tests --sanitize=address --scratch-path .build-asan
@@ -18,5 +18,5 @@ if [ "$which" = address ] || [ "$which" = both ]; then
   # RSS-growth tests are skipped too: ASan's quarantine keeps freed memory and slows every call,
   # which is what those two measure.
   ASAN_OPTIONS="detect_leaks=0" swift test --skip-build --sanitize=address --scratch-path .build-asan \
-    --skip "CLIGoldenTests|DrainTests|BatchRankTests|LiveServerTests/(curl|ipv6)|FaultTests/(emfile|corruptModel|idleConnections|shortConnections)"
+    --skip "CLIGoldenTests|DrainTests|HangUpTests|ServeSettingsTests/(executable|cannotListen)|BatchRankTests|LiveServerTests/(curl|ipv6)|FaultTests/(emfile|corruptModel|idleConnections|shortConnections)"
 fi

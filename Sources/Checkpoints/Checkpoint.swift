@@ -33,10 +33,12 @@ public final class Checkpoint: @unchecked Sendable {
             throw CheckpointError.shapeMismatch(path: path, tensor: name, expected: expected, actual: info.shape)
         }
         guard info.dtype.isFloat else { throw CheckpointError.unsupportedDType(path: path, tensor: name, dtype: info.dtype.rawValue) }
+        // The readers checked that every element lies inside the storage and that there are no
+        // more elements than the storage holds: `n` and each offset below are bounded by the file.
         let n = info.elementCount
         let src = info.storage.base + info.storageOffset * info.dtype.byteSize
         if info.dtype == .f32, info.isContiguous, Int(bitPattern: src) % MemoryLayout<Float>.alignment == 0 {
-            return Weight(name: name, shape: info.shape, pointer: src.assumingMemoryBound(to: Float.self), owner: info.storage)
+            return Weight(name: name, shape: info.shape, count: n, pointer: src.assumingMemoryBound(to: Float.self), owner: info.storage)
         }
         let owned = OwnedFloats(count: n)
         let dst = owned.pointer
@@ -64,6 +66,6 @@ public final class Checkpoint: @unchecked Sendable {
             default: break
             }
         }
-        return Weight(name: name, shape: info.shape, pointer: UnsafePointer(dst), owner: owned)
+        return Weight(name: name, shape: info.shape, count: n, pointer: UnsafePointer(dst), owner: owned)
     }
 }

@@ -32,10 +32,14 @@ enum SafeTensorsFile {
         let dataCount = file.count - dataStart
         let storage = ByteStorage(owner: file, base: file.base + dataStart, count: dataCount)
         var out: [String: TensorInfo] = [:]
+        var ranges: [(begin: Int, end: Int, name: String)] = []
         for (name, entry) in header {
             let shape = entry.shape, offsets = entry.dataOffsets
-            guard shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
-                throw CheckpointError.badHeader(path: path, message: "entry '\(name)' has a negative dimension or not two data_offsets")
+            guard offsets.count == 2 else {
+                throw CheckpointError.badHeader(path: path, message: "entry '\(BoundedRendering.clip(name))' has \(offsets.count) data_offsets, expected 2")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }) else {
+                throw CheckpointError.badHeader(path: path, message: "entry '\(BoundedRendering.clip(name))' has a negative dimension in shape \(BoundedRendering.shape(shape))")
             }
             let dtypeName = entry.dtype
             guard let dtype = DType(rawValue: dtypeName) else {
@@ -45,18 +49,29 @@ enum SafeTensorsFile {
             guard begin >= 0, end >= begin, end <= dataCount else {
                 throw CheckpointError.offsetsOutOfBounds(path: path, tensor: name, start: begin, end: end, limit: dataCount)
             }
-            let (elements, overflow) = shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-                return (p, acc.1 || o)
+            guard let elements = TensorInfo.elementCount(of: shape) else {
+                throw CheckpointError.badTensor(path: path, tensor: name, message: "has shape \(BoundedRendering.shape(shape)): "
+                                                + "too many elements (the product of its dimensions overflows)")
             }
-            let (bytes, o2) = elements.multipliedReportingOverflow(by: dtype.byteSize)
-            guard !overflow, !o2, bytes == end - begin else {
-                throw CheckpointError.sizeMismatch(path: path, tensor: name, expectedBytes: overflow || o2 ? Int.max : bytes,
-                                                   actualBytes: end - begin)
+            let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
+            guard !overflow else {
+                throw CheckpointError.badTensor(path: path, tensor: name, message: "has shape \(BoundedRendering.shape(shape)): "
+                                                + "too many elements (\(elements) of \(dtype.byteSize) bytes overflow)")
             }
+            guard bytes == end - begin else {
+                throw CheckpointError.sizeMismatch(path: path, tensor: name, expectedBytes: bytes, actualBytes: end - begin)
+            }
+            if begin < end { ranges.append((begin, end, name)) }
             out[name] = TensorInfo(name: name, dtype: dtype, shape: shape, strides: TensorInfo.rowMajorStrides(shape),
-                                   storageOffset: 0, storage: ByteStorage(owner: storage, base: storage.base + begin,
-                                                                          count: end - begin))
+                                   storageOffset: 0, elementCount: elements,
+                                   storage: ByteStorage(owner: storage, base: storage.base + begin, count: end - begin))
+        }
+        // Tensors must not share bytes (the format forbids it; a reader that allowed it would hand
+        // out aliased weights).
+        ranges.sort { $0.begin < $1.begin }
+        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.begin < previous.end {
+            throw CheckpointError.badHeader(path: path, message: "tensors '\(BoundedRendering.clip(previous.name))' [\(previous.begin), \(previous.end)) "
+                                            + "and '\(BoundedRendering.clip(next.name))' [\(next.begin), \(next.end)) overlap")
         }
         return out
     }

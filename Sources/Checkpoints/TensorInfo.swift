@@ -13,22 +13,50 @@ public final class ByteStorage: @unchecked Sendable {
 }
 
 /// Where a named tensor lives and how to read it. Strides and offset are in elements.
+/// Built only by the readers, after `elementCount(of:)` accepted the shape and every index the
+/// strides can reach was checked to lie inside the storage.
 public struct TensorInfo: @unchecked Sendable {
     public let name: String
     public let dtype: DType
     public let shape: [Int]
     public let strides: [Int]
     public let storageOffset: Int
+    public let elementCount: Int
     let storage: ByteStorage
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    init(name: String, dtype: DType, shape: [Int], strides: [Int], storageOffset: Int, elementCount: Int, storage: ByteStorage) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.strides = strides
+        self.storageOffset = storageOffset
+        self.elementCount = elementCount
+        self.storage = storage
+    }
 
+    /// The number of elements of `shape`, or nil when a dimension is negative or the product of
+    /// its dimensions (zeros counted as ones) does not fit an Int: such a shape is refused even
+    /// when a zero makes it empty, so that nothing computed from it later can overflow.
+    static func elementCount(of shape: [Int]) -> Int? {
+        var product = 1
+        var empty = false
+        for d in shape {
+            guard d >= 0 else { return nil }
+            if d == 0 { empty = true; continue }
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            product = p
+        }
+        return empty ? 0 : product
+    }
+
+    /// Row-major strides. Cannot overflow for a shape `elementCount(of:)` accepted.
     static func rowMajorStrides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var acc = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
             strides[i] = acc
-            acc *= max(shape[i], 1)
+            acc = acc &* max(shape[i], 1)
         }
         return strides
     }
@@ -44,12 +72,13 @@ public final class Weight: @unchecked Sendable {
     public let name: String
     public let shape: [Int]
     public let pointer: UnsafePointer<Float>
-    public var count: Int { shape.reduce(1, *) }
+    public let count: Int
     private let owner: AnyObject
 
-    init(name: String, shape: [Int], pointer: UnsafePointer<Float>, owner: AnyObject) {
+    init(name: String, shape: [Int], count: Int, pointer: UnsafePointer<Float>, owner: AnyObject) {
         self.name = name
         self.shape = shape
+        self.count = count
         self.pointer = pointer
         self.owner = owner
     }

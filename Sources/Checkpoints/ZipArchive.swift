@@ -1,7 +1,10 @@
 import CZlib
 
 /// The central directory of a zip file (what torch.save writes: stored entries, zip64 when large),
-/// plus deflated entries through zlib. Every offset is bounds-checked against the file.
+/// plus deflated entries through zlib. Every offset and size is checked against the file with
+/// checked arithmetic when the directory is read: each entry's local header and data lie inside
+/// the file, and no two entries share bytes (so a small file cannot name one deflate stream many
+/// times over).
 struct ZipArchive {
     struct Entry {
         let name: String
@@ -10,7 +13,13 @@ struct ZipArchive {
         let uncompressedSize: Int
         let crc32: UInt32
         let localHeaderOffset: Int
+        /// Where the entry's data starts (after its local header), inside the file.
+        let dataStart: Int
     }
+
+    /// Deflate expands at most 1032:1 (a 258-byte match per two bits); a declared size beyond
+    /// that is a lie, refused before any memory is allocated for it.
+    static let maxDeflateRatio = 1032
 
     let file: MappedFile
     let entries: [String: Entry]
@@ -48,6 +57,7 @@ struct ZipArchive {
         }
         var entries: [String: Entry] = [:]
         var order: [String] = []
+        var spans: [(start: Int, end: Int, name: String)] = []
         var p = cdOffset
         let end = cdOffset + cdSize
         for _ in 0..<count {
@@ -80,27 +90,43 @@ struct ZipArchive {
                 }
                 x += 4 + size
             }
+            let dataStart = try Self.dataStart(file, name: name, localHeader: local, compressedSize: csize)
             entries[name] = Entry(name: name, method: method, compressedSize: csize, uncompressedSize: usize,
-                                  crc32: crc, localHeaderOffset: local)
+                                  crc32: crc, localHeaderOffset: local, dataStart: dataStart)
             order.append(name)
+            spans.append((local, dataStart + csize, name))
             p += 46 + nameLen + extraLen + commentLen
+        }
+        spans.sort { $0.start < $1.start }
+        for (a, b) in zip(spans, spans.dropFirst()) where b.start < a.end {
+            throw CheckpointError.badZip(path: path, message: "entries '\(BoundedRendering.clip(a.name))' [\(a.start), \(a.end)) and "
+                                         + "'\(BoundedRendering.clip(b.name))' [\(b.start), \(b.end)) overlap")
         }
         self.entries = entries
         self.order = order
     }
 
-    /// The bytes of an entry: a view into the mapped file when stored, an inflated copy when deflated.
-    func data(of entry: Entry) throws -> ByteStorage {
+    /// The offset of an entry's data, after checking that its local header and its
+    /// `compressedSize` bytes of data lie inside the file.
+    private static func dataStart(_ file: MappedFile, name: String, localHeader h: Int, compressedSize: Int) throws -> Int {
         let path = file.path
-        let h = entry.localHeaderOffset
-        guard h >= 0, h + 30 <= file.count, file.le(UInt32.self, at: h) == 0x0403_4b50 else {
-            throw CheckpointError.corruptEntry(path: path, entry: entry.name, message: "local header at byte \(h) is missing")
+        guard h >= 0, h <= file.count - 30, file.le(UInt32.self, at: h) == 0x0403_4b50 else {
+            throw CheckpointError.corruptEntry(path: path, entry: name, message: "local header at byte \(h) is missing or outside the file of \(file.count) bytes")
         }
+        // Both lengths are 16-bit, so this cannot overflow once h is inside the file.
         let start = h + 30 + Int(file.le(UInt16.self, at: h + 26)) + Int(file.le(UInt16.self, at: h + 28))
-        guard entry.compressedSize >= 0, start <= file.count, entry.compressedSize <= file.count - start else {
-            throw CheckpointError.truncated(path: path, what: "zip entry '\(entry.name)'",
-                                            needed: entry.compressedSize, available: max(0, file.count - start))
+        guard compressedSize >= 0, start <= file.count, compressedSize <= file.count - start else {
+            throw CheckpointError.truncated(path: path, what: "zip entry '\(BoundedRendering.clip(name))'",
+                                            needed: compressedSize, available: max(0, file.count - start))
         }
+        return start
+    }
+
+    /// The bytes of an entry: a view into the mapped file when stored, an inflated copy when deflated.
+    /// `step`: bytes handed to zlib at a time (its counters are 32-bit); smaller in tests.
+    func data(of entry: Entry, step: Int = 1 << 30) throws -> ByteStorage {
+        let path = file.path
+        let start = entry.dataStart  // checked against the file when the directory was read
         switch entry.method {
         case 0:
             guard entry.uncompressedSize == entry.compressedSize else {
@@ -108,16 +134,18 @@ struct ZipArchive {
             }
             return ByteStorage(owner: file, base: file.base + start, count: entry.compressedSize)
         case 8:
-            return try inflate(entry, from: start)
+            return try inflate(entry, from: start, step: max(step, 1))
         default:
             throw CheckpointError.unsupportedCompression(path: path, entry: entry.name, method: entry.method)
         }
     }
 
-    private func inflate(_ entry: Entry, from start: Int) throws -> ByteStorage {
+    private func inflate(_ entry: Entry, from start: Int, step: Int) throws -> ByteStorage {
         let path = file.path
-        guard entry.uncompressedSize >= 0, entry.uncompressedSize < Int(UInt32.max) * 4 else {
-            throw CheckpointError.corruptEntry(path: path, entry: entry.name, message: "implausible size \(entry.uncompressedSize)")
+        let (bound, overflow) = entry.compressedSize.multipliedReportingOverflow(by: Self.maxDeflateRatio)
+        guard entry.uncompressedSize >= 0, overflow || entry.uncompressedSize <= bound + 64 else {
+            throw CheckpointError.corruptEntry(path: path, entry: entry.name, message: "declares \(entry.uncompressedSize) bytes "
+                                               + "uncompressed from \(entry.compressedSize) compressed, more than deflate can expand to")
         }
         let out = OwnedBytes(count: entry.uncompressedSize)
         var stream = z_stream()
@@ -125,17 +153,35 @@ struct ZipArchive {
             throw CheckpointError.corruptEntry(path: path, entry: entry.name, message: "zlib init failed")
         }
         defer { inflateEnd(&stream) }
+        // zlib counts in 32 bits: feed and drain at most `step` bytes at a time.
+        var inLeft = entry.compressedSize, outLeft = entry.uncompressedSize
         stream.next_in = UnsafeMutablePointer(mutating: (file.base + start).assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = uInt(entry.compressedSize)
         stream.next_out = out.pointer.assumingMemoryBound(to: Bytef.self)
-        stream.avail_out = uInt(entry.uncompressedSize)
-        let rc = CZlib.inflate(&stream, Z_FINISH)
-        guard rc == Z_STREAM_END, Int(stream.total_out) == entry.uncompressedSize else {
+        var rc: Int32
+        repeat {
+            let feed = min(inLeft, step), room = min(outLeft, step)
+            stream.avail_in = uInt(feed)
+            stream.avail_out = uInt(room)
+            rc = CZlib.inflate(&stream, Z_NO_FLUSH)
+            let used = feed - Int(stream.avail_in), made = room - Int(stream.avail_out)
+            inLeft -= used
+            outLeft -= made
+            // Z_STREAM_END: done; Z_BUF_ERROR: no progress possible (input or output exhausted).
+            if rc != Z_OK || (used == 0 && made == 0) { break }
+        } while true
+        let produced = entry.uncompressedSize - outLeft
+        guard rc == Z_STREAM_END, outLeft == 0 else {
             throw CheckpointError.corruptEntry(path: path, entry: entry.name,
-                                               message: "inflate gave \(stream.total_out) of \(entry.uncompressedSize) bytes (zlib code \(rc))")
+                                               message: "inflate gave \(produced) of \(entry.uncompressedSize) bytes (zlib code \(rc))")
         }
-        let crc = UInt32(crc32(0, out.pointer.assumingMemoryBound(to: Bytef.self), uInt(entry.uncompressedSize)))
-        guard crc == entry.crc32 else {
+        var crc: UInt = 0
+        var done = 0
+        while done < entry.uncompressedSize {
+            let n = min(entry.uncompressedSize - done, step)
+            crc = CZlib.crc32(crc, out.pointer.advanced(by: done).assumingMemoryBound(to: Bytef.self), uInt(n))
+            done += n
+        }
+        guard UInt32(truncatingIfNeeded: crc) == entry.crc32 else {
             throw CheckpointError.corruptEntry(path: path, entry: entry.name, message: "CRC-32 mismatch")
         }
         return ByteStorage(owner: out, base: UnsafeRawPointer(out.pointer), count: entry.uncompressedSize)

@@ -121,5 +121,19 @@ public struct DebertaV2Config: Codable, Equatable, Sendable {
         if let e = embeddingSize, e != hiddenSize { try reject("embedding_size", e, "hidden_size") }
         if let k = convKernelSize, k > 0 { try reject("conv_kernel_size", k, "absent (no ConvLayer)") }
         if positionBuckets < 2 { try reject("position_buckets", positionBuckets, ">= 2") }
+        // Upper bounds, far above any published DeBERTa (v3-large: 1024 hidden, 24 layers, 4096
+        // intermediate, 128k vocabulary, 256 buckets): sizes computed from a crafted config.json
+        // (2 * position_buckets, layer arrays, weight shapes) can then neither overflow nor ask
+        // for terabytes before the checkpoint's shapes are compared.
+        let bounds: [(String, Int, ClosedRange<Int>)] = [
+            ("hidden_size", hiddenSize, 1...(1 << 16)), ("num_hidden_layers", numHiddenLayers, 1...1024),
+            ("intermediate_size", intermediateSize, 1...(1 << 18)), ("vocab_size", vocabSize, 1...(1 << 24)),
+            ("position_buckets", positionBuckets, 2...(1 << 16)), ("max_position_embeddings", maxPositionEmbeddings, 1...(1 << 20)),
+            ("max_relative_positions", maxRelativePositions, Int.min...(1 << 20)),
+        ]
+        for (key, value, range) in bounds where !range.contains(value) {
+            try reject(key, value, range.lowerBound == Int.min ? "at most \(range.upperBound)" : "\(range.lowerBound)...\(range.upperBound)")
+        }
+        if !layerNormEps.isFinite || layerNormEps <= 0 || layerNormEps > 1 { try reject("layer_norm_eps", layerNormEps, "in (0, 1]") }
     }
 }

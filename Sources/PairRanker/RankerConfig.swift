@@ -18,6 +18,9 @@ public struct RankerConfig: Equatable, Sendable {
     /// what the source leaves unused, so the total never exceeds this).
     public var maxSequenceLength: Int { sourceMaxLength + 2 * candidateMaxLength }
 
+    /// Source or candidate tokens at most, in a ranker config.
+    public static let maxLength = 8192
+
     /// Parses a JSON object with ranker settings; `nil` when it has no `ranker_type` (not a ranker config).
     public static func parse(_ data: Data, path: String) throws -> RankerConfig? {
         guard let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
@@ -49,6 +52,15 @@ public struct RankerConfig: Equatable, Sendable {
         }
         guard c.sourceMaxLength >= 3, c.candidateMaxLength >= 3 else {
             throw PairRankerError.config(path: path, message: "source and candidate max lengths must be at least 3 ([CLS], prefix, [SEP])")
+        }
+        // The model's buffers are sized from S + 2·C: bounded so that sum cannot overflow and a
+        // crafted config cannot ask for gigabytes (the published model: 128 and 128).
+        guard c.sourceMaxLength <= Self.maxLength, c.candidateMaxLength <= Self.maxLength else {
+            throw PairRankerError.config(path: path, message: "source and candidate max lengths must be at most \(Self.maxLength), "
+                                         + "got \(c.sourceMaxLength) and \(c.candidateMaxLength)")
+        }
+        guard c.nTasks <= 1024 else {
+            throw PairRankerError.config(path: path, message: "n_tasks = \(c.nTasks) is not supported (expected at most 1024)")
         }
         return c
     }
