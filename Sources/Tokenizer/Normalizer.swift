@@ -47,22 +47,23 @@ struct Normalizer: Sendable {
     /// which the reference fast tokenizer uses, not SentencePiece's own longest-match loop: per
     /// extended grapheme cluster, a cluster shorter than 6 bytes is looked up whole (the shortest
     /// rule that prefixes it replaces the whole cluster); otherwise, or without a rule, each
-    /// scalar is looked up on its own.
+    /// scalar is looked up on its own. Clusters are Unicode 16.0.0's (GraphemeBreak), as the
+    /// reference's unicode-segmentation 1.12.0 finds them, never the toolchain's `Character`s.
     private func apply(_ map: PrecompiledCharsmap, to s: Substring, into out: inout [UInt8]) {
-        var buffer: [UInt8] = []
-        for cluster in s {
-            buffer.removeAll(keepingCapacity: true)
-            buffer += cluster.utf8
-            if buffer.count < 6, let r = buffer.withUnsafeBufferPointer({ map.transform($0) }) {
-                out += r
-                continue
-            }
-            var start = 0
-            for scalar in cluster.unicodeScalars {
-                let n = UTF8.width(scalar)
-                let r = buffer.withUnsafeBufferPointer { map.transform(UnsafeBufferPointer(rebasing: $0[start..<(start + n)])) }
-                if let r { out += r } else { out += buffer[start..<(start + n)] }
-                start += n
+        var s = s
+        s.withUTF8 { bytes in
+            GraphemeBreak.shared.forEachCluster(bytes) { cluster in
+                if cluster.count < 6, let r = map.transform(UnsafeBufferPointer(rebasing: bytes[cluster])) {
+                    out += r
+                    return
+                }
+                var start = cluster.lowerBound
+                while start < cluster.upperBound {
+                    let n = min(GraphemeBreak.decode(bytes, start).1, cluster.upperBound - start)
+                    let part = UnsafeBufferPointer(rebasing: bytes[start..<(start + n)])
+                    if let r = map.transform(part) { out += r } else { out += part }
+                    start += n
+                }
             }
         }
     }
