@@ -113,7 +113,9 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of an added token or a piece with exactly this text.
     public func id(of token: String) -> Int32? {
-        if let a = addedTokens.first(where: { $0.content == token }) { return a.id }
+        // Bytes, not String ==: Swift compares canonical equivalence, with the toolchain's
+        // normalization data; the reference compares the exact text.
+        if let a = addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) }) { return a.id }
         return model.trie.lookup(Array(token.utf8))
     }
 }
