@@ -37,6 +37,8 @@ public final class Tokenizer: @unchecked Sendable {
         normalizedTokens = AddedTokenMatcher(patterns: norm.map { normalizer.normalize(Substring($0.content)) },
                                              ids: norm.map(\.id))
         idToAdded = Dictionary(added.map { ($0.id, $0.content) }, uniquingKeysWith: { a, _ in a })
+        // Build the grapheme tables now, not on the first request.
+        if normalizer.charsmap != nil { _ = GraphemeBreak.shared }
     }
 
     /// Size of the id space (pieces and added tokens).

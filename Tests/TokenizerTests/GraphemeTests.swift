@@ -47,6 +47,25 @@ import Testing
         #expect(failures == 0)
     }
 
+    @Test("the two-stage lookup gives every code point the value of its generated range")
+    func lookupMatchesRanges() {
+        let packed = GraphemeBreak.packedRanges
+        var expected = [UInt8](repeating: 0, count: 0x110000)
+        var previousEnd = -1
+        for i in stride(from: 0, to: packed.count, by: 2) {
+            let lo = Int(packed[i]), hi = Int(packed[i + 1] >> 8)
+            #expect(lo > previousEnd && lo <= hi && hi < 0x110000, "ranges sorted, disjoint, in range")
+            previousEnd = hi
+            for cp in lo...hi { expected[cp] = UInt8(truncatingIfNeeded: packed[i + 1]) }
+        }
+        var mismatches = 0
+        for cp in 0..<0x110000 where GraphemeBreak.shared.value(UInt32(cp)) != expected[cp] { mismatches += 1 }
+        #expect(mismatches == 0)
+        #expect(GraphemeBreak.shared.value(0x110000) == 0 && GraphemeBreak.shared.value(.max) == 0)
+        #expect(GraphemeBreak.category(GraphemeBreak.shared.value(0x1AE1)) == .other)   // unassigned at 16.0
+        #expect(GraphemeBreak.category(GraphemeBreak.shared.value(0x1AC7)) == .extend)
+    }
+
     @Test("code points assigned after Unicode 16.0 are clusters of their own, as the reference has them")
     func newerCodePoints() {
         // U+1AE1 (Combining Diacritical Marks Extended, Unicode 17.0) after a letter: the reference
