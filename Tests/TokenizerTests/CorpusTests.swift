@@ -34,6 +34,18 @@ import Testing
         #expect(failures == 0)
     }
 
+    @Test("issue 16's string: U+1AE1 after ŉ is its own cluster, so the charsmap rewrites ŉ and an [UNK] follows")
+    func issue16() throws {
+        let dir = Self.fixtures.appendingPathComponent("tiny-pair-ranker").path
+        let text = "\u{1AE7}\u{1AC8}x \u{107}\u{113}\u{148}\u{1AC7}\u{115}\u{1AFB}\u{149}\u{1AE1} \u{172}\u{1ACD}\u{1AFA}\u{1ABD}\u{163}\u{159}"
+        // The reference's ids (tokenizers 0.22.2 over the fixture files, as in the corpus); with the
+        // toolchain's Unicode 17 clusters the [UNK] after 459 went missing.
+        let want: [Int32] = [1, 260, 3, 473, 260, 3, 459, 3, 260, 3, 2]
+        #expect(Self.corpus.contains { $0.text.utf8.elementsEqual(text.utf8) && $0.ids == want })
+        #expect(try Tokenizer.load(tokenizerJSON: dir + "/tokenizer.json").encode(text) == want)
+        #expect(try Tokenizer.load(sentencePieceDirectory: dir).encode(text) == want)
+    }
+
     /// The same vocabulary from spm.model with do_lower_case = true: the Lowercase normalizer (the
     /// reference's own per-scalar mappings, not the toolchain's) before everything else.
     @Test("spm.model with do_lower_case reproduces the reference ids")
