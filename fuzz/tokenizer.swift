@@ -1,6 +1,6 @@
 import Foundation
 
-// libFuzzer target: the tokenizer on arbitrary bytes (decoded as UTF-8 with replacement, as the
+// libFuzzer target: the grapheme segmentation and the tokenizer on arbitrary bytes (decoded as UTF-8 with replacement, as the
 // server's JSON layer would hand it valid strings) and on arbitrary tokenizer.json / spm.model
 // bytes (the loaders must reject, never crash).
 nonisolated(unsafe) let tokenizer: Tokenizer = {
@@ -22,7 +22,24 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if let t = try? Tokenizer.load(directory: dir) { _ = t.encode("fuzz ▁ text [SEP] <|source|>") }
         return 0
     }
+    // Grapheme segmentation on the raw bytes (valid or not): contiguous, non-empty clusters that
+    // cover every byte, and on the valid UTF-8 of a String never a cut inside a scalar.
+    var covered = 0
+    bytes.withUnsafeBufferPointer { b in
+        GraphemeBreak.shared.forEachCluster(b) { r in
+            precondition(r.lowerBound == covered && !r.isEmpty && r.upperBound <= b.count)
+            covered = r.upperBound
+        }
+    }
+    precondition(covered == bytes.count)
     let text = String(decoding: bytes, as: UTF8.self)
+    let valid = Array(text.utf8)
+    valid.withUnsafeBufferPointer { b in
+        GraphemeBreak.shared.forEachCluster(b) { r in
+            precondition(r.lowerBound == b.count || b[r.lowerBound] & 0xC0 != 0x80)
+            precondition(r.upperBound == b.count || b[r.upperBound] & 0xC0 != 0x80)
+        }
+    }
     let ids = tokenizer.encode(text)
     precondition(ids.first == tokenizer.cls && ids.last == tokenizer.sep)
     precondition(ids.allSatisfy { $0 >= 0 && Int($0) < tokenizer.vocabularySize })

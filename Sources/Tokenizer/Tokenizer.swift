@@ -37,6 +37,8 @@ public final class Tokenizer: @unchecked Sendable {
         normalizedTokens = AddedTokenMatcher(patterns: norm.map { normalizer.normalize(Substring($0.content)) },
                                              ids: norm.map(\.id))
         idToAdded = Dictionary(added.map { ($0.id, $0.content) }, uniquingKeysWith: { a, _ in a })
+        // Build the grapheme tables now, not on the first request.
+        if normalizer.charsmap != nil { _ = GraphemeBreak.shared }
     }
 
     /// Size of the id space (pieces and added tokens).
@@ -113,7 +115,9 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of an added token or a piece with exactly this text.
     public func id(of token: String) -> Int32? {
-        if let a = addedTokens.first(where: { $0.content == token }) { return a.id }
+        // Bytes, not String ==: Swift compares canonical equivalence, with the toolchain's
+        // normalization data; the reference compares the exact text.
+        if let a = addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) }) { return a.id }
         return model.trie.lookup(Array(token.utf8))
     }
 }

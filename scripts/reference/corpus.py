@@ -143,6 +143,57 @@ def tokenizer_corpus(seed):
     return out
 
 
+# The reference (tokenizers 0.22.2) segments grapheme clusters at Unicode 16.0.0; these strings
+# carry what a newer Unicode changed. The first one is issue 16's: U+1AE1 and friends (Unicode
+# 17.0 marks) are unassigned, so clusters of their own, for the reference.
+UNICODE_VERSION_STRINGS = [
+    "\u1AE7\u1AC8x \u0107\u0113\u0148\u1AC7\u0115\u1AFB\u0149\u1AE1 \u0172\u1ACD\u1AFA\u1ABD\u0163\u0159",
+    "a\u1AE1", "\u0149\u1AE1", "e\u0301\u1AE1", "\u1AE1", "\u1AE1\u1AE1", "n\u1AC7\u1AE1\u0303",
+]
+LATIN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\u0107\u0113\u0148\u0115\u0149\u0172\u0163\u0159\u00e9\u00c5\u0130\u0131"
+SEXTEND_16 = ["\u0301", "\u0308", "\u0327", "\u1AB0", "\u1ABD", "\u1AC7", "\u1AC8", "\u1ACD", "\u20dd", "\u094d",
+              "\u200d", "\ufe0f", "\U0001F3FD", "\U000E0020"]
+EMOJI_16 = ["\U0001F600", "\U0001F469", "\u2764", "\U0001F1EF", "\U0001F1F5", "\U0001FAE9", "\U0001FAC6"]
+
+
+def unicode_version_corpus(seed, new_by_version, graphemebreak_cases, category):
+    """Code points assigned after Unicode 16.0.0 (per version, by general category), in the places
+    where they could change a cluster: after letters, among marks of 16.0, around ZWJ, variation
+    selectors and skin tones; then every GraphemeBreakTest 16.0.0 case, bare and between letters."""
+    rng = random.Random(seed + 13)
+    out = list(UNICODE_VERSION_STRINGS)
+    for version in sorted(new_by_version):
+        cps = new_by_version[version]
+        marks = [chr(c) for c in cps if category(c) in ("Mn", "Mc", "Me")]
+        symbols = [chr(c) for c in cps if category(c) in ("So", "Sm", "Sk")]
+        letters = [chr(c) for c in cps if category(c).startswith("L")]
+        others = [chr(c) for c in cps if not category(c).startswith(("M", "S", "L"))]
+        groups = [g for g in (marks, symbols, letters, others) if g]
+        for g in groups:
+            for c in rng.sample(g, min(len(g), 40)):
+                out += [c, "a" + c, c + "a", rng.choice(LATIN) + c + rng.choice(SEXTEND_16),
+                        rng.choice(EMOJI_16) + "\u200d" + c, c + "\u200d" + rng.choice(EMOJI_16)]
+        for _ in range(200):
+            chars = []
+            for _ in range(rng.randint(2, 16)):
+                r = rng.random()
+                if r < 0.35:
+                    chars.append(rng.choice(rng.choice(groups)))
+                elif r < 0.65:
+                    chars.append(rng.choice(LATIN))
+                elif r < 0.85:
+                    chars.append(rng.choice(SEXTEND_16))
+                elif r < 0.93:
+                    chars.append(rng.choice(EMOJI_16))
+                else:
+                    chars.append(rng.choice([" ", "  ", "\u3000", "\n"]))
+            out.append("".join(chars))
+    for text in graphemebreak_cases:
+        out.append(text)
+        out.append("x" + text + "y")
+    return out
+
+
 def long_text(rng, words):
     return " ".join(rng.choice(WORDS) for _ in range(words))
 

@@ -3,7 +3,9 @@
 
 Run with the pinned stack of requirements.txt (see scripts/reference/README.md):
 
-    python3 scripts/reference/make_fixtures.py --out Tests/Fixtures
+    python3 scripts/reference/make_fixtures.py --out Tests/Fixtures --crate path/to/unicode-segmentation-1.12.0
+
+(scripts/reference/make_tokenizer_goldens.py rewrites only goldens/tokenizer_corpus.jsonl.)
 
 What it writes (all seeded, all small):
   tiny-pair-ranker/   a tiny random PairRanker in the published file layout: pytorch_model.bin
@@ -17,7 +19,7 @@ What it writes (all seeded, all small):
                       logits in the three modes and rank_with_ref scores, all from the real
                       llm-blender Blender API over the fixture checkpoint.
   goldens/hidden.safetensors  per-layer hidden states of a few assembled pair sequences.
-  goldens/tokenizer_corpus.jsonl  reference ids of the tokenizer corpus.
+  goldens/tokenizer_corpus.jsonl  reference ids of the tokenizer corpus (make_tokenizer_goldens.py).
   checkpoint-dtypes/  small safetensors / torch files with F32, F16, BF16, int64, strided and
                       shared-storage tensors, and a deflated zip variant, with their float32 values.
 
@@ -51,7 +53,7 @@ from llm_blender.pair_ranker.collator import CrossCompareCollator
 from llm_blender.pair_ranker.config import RankerConfig
 from llm_blender.pair_ranker.ranker import CrossCompareReranker
 
-from corpus import spm_training_lines, tokenizer_corpus, ranking_instances
+from corpus import spm_training_lines, ranking_instances
 
 SEED = 20261129
 SOURCE_MAX = 128
@@ -322,14 +324,10 @@ def make_aggregation_goldens(out: Path):
         json.dumps({"versions": versions(), "matrices": cases, "ties": tie_cases}) + "\n")
 
 
-def make_tokenizer_corpus(out: Path, tok):
-    lines = []
-    for text in tokenizer_corpus(SEED):
-        enc = tok(text)
-        lines.append(json.dumps({"text": text, "ids": enc["input_ids"]}, ensure_ascii=False))
-    path = out / "goldens" / "tokenizer_corpus.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"tokenizer corpus: {len(lines)} strings")
+def make_tokenizer_corpus(out: Path, crate: Path):
+    # One writer for both scripts: make_tokenizer_goldens.py regenerates only these goldens.
+    import make_tokenizer_goldens
+    make_tokenizer_goldens.write(out / "goldens" / "tokenizer_corpus.jsonl", out / "tiny-pair-ranker", crate)
 
 
 def make_dtype_fixtures(out: Path):
@@ -372,6 +370,7 @@ def make_dtype_fixtures(out: Path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "Tests" / "Fixtures"))
+    ap.add_argument("--crate", required=True, help="a checkout of unicode-segmentation 1.12.0 (tokenizer corpus)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -381,7 +380,7 @@ def main():
         model_dir, backbone_dir, tok = build_fixture_model(out, work)
         blender = load_blender(model_dir, backbone_dir, work)
         make_goldens(out, blender, tok)
-        make_tokenizer_corpus(out, tok)
+        make_tokenizer_corpus(out, Path(args.crate))
         make_aggregation_goldens(out)
     make_dtype_fixtures(out)
     (out / "VERSIONS.json").write_text(json.dumps(versions(), indent=1) + "\n")
