@@ -38,7 +38,7 @@ def rust_pass():
     return len(texts) / best
 
 def swift_pass():
-    out = subprocess.run([args.binary, "bench-tokenizer", "--model", args.model, "--input", args.corpus, "--repeats", "5"],
+    out = subprocess.run([args.binary, "dev", "bench-tokenizer", "--model", args.model, "--input", args.corpus, "--repeats", "5"],
                          check=True, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     return json.loads(out.stdout)["strings_per_second"]
 

@@ -26,7 +26,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 pid=$!
 until curl -sf "http://127.0.0.1:$port/ready" >/dev/null; do sleep 0.2; done
 for c in 1 4 16; do
-  "$bin" load --port "$port" --path /rank --body "@$work/rank.jsonl" --concurrency "$c" --duration "$secs" --label "server c=$c"
+  "$bin" dev load --port "$port" --path /rank --body "@$work/rank.jsonl" --concurrency "$c" --duration "$secs" --label "server c=$c"
 done
 # The same kind of bodies back to back through the CLI (one process, list form, no HTTP, no batching).
 n=40
@@ -41,11 +41,11 @@ end=$(date +%s.%N)
 python3 -c "print('{\"label\":\"cli back to back\",\"requests\":$n,\"pairs\":$pairs,\"seconds\":%.2f,\"pairs_per_second\":%.3f}' % ($end-$start, $pairs/($end-$start)))"
 # Small requests under a big-request load.
 big=$(python3 -c "import json; print(json.dumps({'input':'big question','candidates':['candidate %d: '%i + 'word '*40 for i in range(12)]}))")
-"$bin" load --port "$port" --path /rank --body "$big" --concurrency 2 --duration "$secs" --label "big /rank (12 candidates) background" > "$work/big.json" &
+"$bin" dev load --port "$port" --path /rank --body "$big" --concurrency 2 --duration "$secs" --label "big /rank (12 candidates) background" > "$work/big.json" &
 bg=$!
 sleep 1
-"$bin" load --port "$port" --path /compare --body "@$work/compare.jsonl" --concurrency 1 --duration "$((secs - 2))" --label "small /compare under big /rank load"
+"$bin" dev load --port "$port" --path /compare --body "@$work/compare.jsonl" --concurrency 1 --duration "$((secs - 2))" --label "small /compare under big /rank load"
 wait $bg
 cat "$work/big.json"
-"$bin" load --port "$port" --path /compare --body "@$work/compare.jsonl" --concurrency 1 --duration "$((secs / 2))" --label "small /compare alone"
+"$bin" dev load --port "$port" --path /compare --body "@$work/compare.jsonl" --concurrency 1 --duration "$((secs / 2))" --label "small /compare alone"
 kill -TERM $pid; wait $pid

@@ -21,7 +21,7 @@ rounds=$(( (secs + interval - 1) / interval ))
 first_rss=0; errors=0; requests=0
 printf '%6s %9s %5s %9s %8s %8s %8s %6s\n' t_s rss_mb fds req/s p50_ms p95_ms p99_ms errors
 for r in $(seq 1 "$rounds"); do
-  line=$("$bin" load --port "$port" --path /rank --body "@$work/bodies.jsonl" --concurrency "$conc" --duration "$interval")
+  line=$("$bin" dev load --port "$port" --path /rank --body "@$work/bodies.jsonl" --concurrency "$conc" --duration "$interval")
   rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
   fds=$(ls /proc/$pid/fd | wc -l)
   read -r rps p50 p95 p99 err req < <(python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(d['requests_per_second'], d['p50_ms'], d['p95_ms'], d['p99_ms'], d['errors'], d['requests'])" "$line")

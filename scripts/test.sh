@@ -13,7 +13,7 @@ trap 'rm -f "$log"' EXIT
 # OPENBLAS_CORETYPE); test processes cannot, and OpenBLAS's own detection falls back to its slow
 # generic kernels on CPUs newer than it. So the tests run on the kernels the executable chooses,
 # asked of the executable itself: one rule.
-core=$(.build/debug/pairranker blas-core)
+core=$(.build/debug/pairranker dev blas-core)
 export OPENBLAS_CORETYPE="$core"
 echo "test: OpenBLAS kernels $core (pairranker's choice on this CPU), exported as OPENBLAS_CORETYPE"
 swift test --skip-build 2>&1 | tee "$log"
@@ -22,7 +22,7 @@ total=${passed:-0}
 # Goldens and batch invariance under each kernel family this CPU can execute: the engine runs one
 # GEMM per batch on kernels whose rows do not depend on the batch and one per sequence elsewhere.
 matrix="TensorsTests|DeBERTaTests|PairRankerTests|BatchingEngineTests|BatchRankTests"
-for c in $(.build/debug/pairranker blas-core --tested); do
+for c in $(.build/debug/pairranker dev blas-core --tested); do
   echo "test: goldens and batch invariance under OpenBLAS $c kernels"
   OPENBLAS_CORETYPE=$c swift test --skip-build --filter "$matrix" > "$log" 2>&1 || { cat "$log"; exit 1; }
   grep -E "rows independent|vs alone|Test run with" "$log"

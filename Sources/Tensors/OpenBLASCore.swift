@@ -71,7 +71,7 @@ public enum OpenBLASCore {
     /// OpenBLAS's worker threads spin (sched_yield) for 2^OPENBLAS_THREAD_TIMEOUT cycles after every
     /// parallel GEMM before they sleep (default 2^28). Between GEMMs our own attention and
     /// element-wise tasks run on the same cores, and the spinning steals their time: measured
-    /// with `pairranker bench`, 2^8 made the forward 5-12% faster. The value to set, or nil when
+    /// with `pairranker dev bench`, 2^8 made the forward 5-12% faster. The value to set, or nil when
     /// the user chose one (or we already re-executed).
     public static func threadTimeout(environment: [String: String]) -> String? {
         if let v = environment["OPENBLAS_THREAD_TIMEOUT"], !v.isEmpty { return nil }

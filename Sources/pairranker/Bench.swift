@@ -7,7 +7,7 @@ import Tensors
 import Glibc
 #endif
 
-/// `pairranker bench`: forward-pass throughput on pair sequences of fixed total lengths and on a
+/// `pairranker dev bench`: forward-pass throughput on pair sequences of fixed total lengths and on a
 /// realistic mix, the achieved GFLOP/s against an sgemm peak measured in the same process, model
 /// load time and peak RSS. `scripts/bench/run_bench.py` runs it beside PyTorch on the same
 /// weights and inputs (`--dump-inputs`).

@@ -4,13 +4,13 @@ import Foundation
 import Glibc
 #endif
 
-/// `pairranker load`: drives a running server over loopback at constant concurrency or at a
+/// `pairranker dev load`: drives a running server over loopback at constant concurrency or at a
 /// constant rate for a bounded time, and reports throughput (requests/s and pairs/s from the
 /// responses' usage), latency percentiles and errors, as one JSON line.
 struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load-test a running server (constant concurrency or constant rate); prints a JSON report.",
-        discussion: #"Example: pairranker load --port 8080 --path /rank --body '{"input":"q","candidates":["a","b"]}' --concurrency 4 --duration 10"#)
+        discussion: #"Example: pairranker dev load --port 8080 --path /rank --body '{"input":"q","candidates":["a","b"]}' --concurrency 4 --duration 10"#)
 
     @Option(help: "Server host (loopback or this machine's own test hosts).") var host = "127.0.0.1"
     @Option(help: "Server port.") var port = 8080

@@ -4,7 +4,7 @@ import DeBERTa
 import Foundation
 import PairRanker
 
-/// `pairranker make-random-model`: a seeded random PairRanker in the published layout, full size
+/// `pairranker dev make-random-model`: a seeded random PairRanker in the published layout, full size
 /// (deberta-v3-large) by default, for benchmarks on machines without the real weights. Writes
 /// model.safetensors and pytorch_model.bin (the same weights), config.json, ranker_config.json
 /// and the tokenizer files of `--tokenizer-from`.

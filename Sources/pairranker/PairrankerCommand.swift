@@ -9,7 +9,7 @@ struct Pairranker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pairranker",
         abstract: "Serve and run the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) on CPU.",
-        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Download.self, Load.self, Bench.self, MakeRandomModel.self, BenchTokenizer.self, BlasCore.self])
+        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Download.self, Version.self, Dev.self])
 
     static func main() {
         CPUCheck.requireBuildLevel()   // before any code of the numeric modules runs
@@ -148,6 +148,19 @@ struct Info: ParsableCommand {
         print("unused checkpoint keys: \(m.unusedKeys.isEmpty ? "none" : m.unusedKeys.joined(separator: ", "))")
         print(Pairranker.blasLine)
     }
+}
+
+/// The developer tools (benchmarks, the load generator, random models, the BLAS core probe),
+/// kept apart from the commands a user of the service runs.
+struct Dev: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Developer tools: benchmarks, the load generator, random models, the OpenBLAS core probe.",
+        subcommands: [Bench.self, Load.self, MakeRandomModel.self, BenchTokenizer.self, BlasCore.self])
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print pairranker's version.")
+    func run() throws { print("pairranker \(PairrankerVersion.string)") }
 }
 
 struct BlasCore: ParsableCommand {

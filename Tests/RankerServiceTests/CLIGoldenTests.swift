@@ -52,3 +52,23 @@ import Testing
         #expect(c4 != 0 && e4.contains("/nonexistent/dir"))
     }
 }
+
+/// The shape of the command line: product commands at the top, developer tools under `dev`.
+@Suite struct CLIShapeTests {
+    @Test("version prints the version /info reports; developer tools live under dev")
+    func shape() throws {
+        let (c, out, _) = try Support.run(["version"], stdin: "")
+        #expect(c == 0 && out.hasPrefix("pairranker ") && out.contains("."), "\(out)")
+        let (_, help, _) = try Support.run(["--help"], stdin: "")
+        for product in ["serve", "compare", "rank", "tokenize", "info", "download", "version", "dev"] {
+            #expect(help.contains("  \(product) "), "top-level help lists \(product)")
+        }
+        for tool in ["bench", "load", "make-random-model", "bench-tokenizer", "blas-core"] {
+            #expect(!help.contains("  \(tool) "), "\(tool) is not a top-level command")
+            let (code, _, err) = try Support.run(["dev", tool, "--help"], stdin: "")
+            #expect(code == 0, "dev \(tool) --help: \(err)")
+        }
+        let (core, coreOut, _) = try Support.run(["dev", "blas-core"], stdin: "")
+        #expect(core == 0 && !coreOut.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+}

@@ -3,7 +3,7 @@
 
     python3 scripts/bench/run_bench.py [--model DIR] [--threads 2] [--rounds 3] [--repeats 3]
 
-Makes a seeded full-size random PairRanker with `pairranker make-random-model` when --model is
+Makes a seeded full-size random PairRanker with `pairranker dev make-random-model` when --model is
 absent (written to .build/bench-model, never committed). Runs each case in a pair of processes,
 one per implementation, back to back (which goes first alternates by round), and reports per case the median pairs/s of each, the
 ratio, the spread, the GFLOP/s against the sgemm peak each process measured, load time, peak RSS,
@@ -28,7 +28,7 @@ args = ap.parse_args()
 binary = str(root / ".build/release/pairranker")
 out = Path(args.out); out.mkdir(exist_ok=True)
 if not Path(args.model, "model.safetensors").exists():
-    subprocess.run([binary, "make-random-model", "--out", args.model], check=True)
+    subprocess.run([binary, "dev", "make-random-model", "--out", args.model], check=True)
 env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
 
 def lines(cmd):
@@ -46,7 +46,7 @@ for k in range(args.rounds):
     for name, extra in case_args:
         # Seeded: a case's inputs are the same in every round; round 1 (ours first) writes them.
         case_inputs = out / f"inputs-{name.replace('=', '')}.json"
-        ours = [binary, "bench", "--model", args.model, "--threads", str(args.threads), "--repeats", str(args.repeats),
+        ours = [binary, "dev", "bench", "--model", args.model, "--threads", str(args.threads), "--repeats", str(args.repeats),
                 "--dump-inputs", str(case_inputs)] + extra
         theirs = [sys.executable, str(root / "scripts/bench/torch_side.py"), "--model", args.model,
                   "--inputs", str(case_inputs), "--threads", str(args.threads), "--repeats", str(args.repeats)]

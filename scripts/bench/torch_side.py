@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The reference side of the benchmark, in its own process: transformers' DebertaV2Model plus the
-PairRanker head in float32, the same weights (model.safetensors) and inputs (pairranker bench
+PairRanker head in float32, the same weights (model.safetensors) and inputs (pairranker dev bench
 --dump-inputs), torch.set_num_threads(T), inference_mode, batches padded the way llm-blender
 pads them (right padding to the longest, attention mask). Prints JSON lines like the Swift side.
 """
