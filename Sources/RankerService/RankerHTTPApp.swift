@@ -50,12 +50,15 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public func handle(_ request: HTTPRequest, _ http: HTTPRequestContext) -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let id = Self.requestID(request.header("x-request-id"))
-        let timeout = Self.timeout(request.header("x-request-timeout"), default: settings.requestTimeout)
-        let context = RequestContext(id: id, deadline: start + UInt64(timeout * 1e9), cancelled: { http.isCancelled })
         let path = request.path
+        // The header is read on the inference routes only: a probe never fails for it.
+        let timeout = Result { Self.postRoutes[path] == nil ? nil : try Self.timeout(request.header("x-request-timeout")) }
+        let seconds = min((try? timeout.get()) ?? settings.requestTimeout, settings.requestTimeout)
+        let context = RequestContext(id: id, deadline: Self.deadline(start: start, seconds: seconds), cancelled: { http.isCancelled })
         var response: HTTPResponse
         var routeLabel = path
         do {
+            _ = try timeout.get()
             response = try route(request, path: path, context: context)
         } catch let e as APIError {
             response = Self.errorResponse(e)
@@ -114,26 +117,42 @@ public final class RankerHTTPApp: @unchecked Sendable {
 
     /// JSON, or what curl -d sends by default (form-urlencoded) and plain text: the body is parsed
     /// as JSON either way.
+    /// An empty value counts as absent; otherwise the media type (before any `;` parameters) must
+    /// be present and one of these.
     static func acceptable(contentType: String) -> Bool {
-        let t = contentType.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
-        return t.isEmpty || t == "application/json" || t.hasSuffix("+json") || t == "application/x-www-form-urlencoded"
+        if contentType.allSatisfy({ $0 == " " || $0 == "\t" }) { return true }
+        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let t = type.trimmingCharacters(in: .whitespaces).lowercased()
+        return t == "application/json" || t.hasSuffix("+json") || t == "application/x-www-form-urlencoded"
             || t == "text/plain" || t == "*/*"
     }
 
     private func authorize(_ request: HTTPRequest) throws {
         guard let key = settings.apiKey else { return }
-        let given = request.header("authorization") ?? ""
-        let expected = "Bearer " + key
-        guard Self.constantTimeEqual(Array(given.utf8), Array(expected.utf8)) else {
+        guard let given = Self.bearerToken(request.header("authorization") ?? ""),
+              Self.constantTimeEqual(given, Array(key.utf8)) else {
             throw APIError(.unauthorized, "missing or wrong API key (send Authorization: Bearer <key>)")
         }
     }
 
-    /// Compares without an early exit, so timing does not reveal a matching prefix.
+    /// The credentials of `Bearer <token>`: the scheme in any case (RFC 9110 §11.1), then one or
+    /// more spaces; nil for another scheme or none.
+    static func bearerToken(_ value: String) -> [UInt8]? {
+        let bytes = Array(value.utf8)
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count, bytes[scheme.count] == 0x20 else { return nil }
+        for (i, c) in scheme.enumerated() where bytes[i] | 0x20 != c { return nil }
+        var start = scheme.count
+        while start < bytes.count, bytes[start] == 0x20 { start += 1 }
+        return Array(bytes[start...])
+    }
+
+    /// Compares without an early exit, so timing does not reveal a matching prefix. Lengths are
+    /// compared at full width: a truncated fold would equate lengths that differ by 256.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var diff: UInt = a.count == b.count ? 0 : 1
         for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+            diff |= UInt((i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0))
         }
         return diff == 0
     }
@@ -172,8 +191,25 @@ public final class RankerHTTPApp: @unchecked Sendable {
         return UUID().uuidString.lowercased()
     }
 
-    static func timeout(_ header: String?, default d: Double) -> Double {
-        guard let h = header, let v = Double(h.trimmingCharacters(in: .whitespaces)), v > 0, v.isFinite else { return d }
-        return min(v, d)
+    /// X-Request-Timeout in seconds: a positive decimal number (`5`, `0.25`, `1e3`); nil when the
+    /// header is absent. Anything else (`nan`, `inf`, `-1`, `0`, hex) is a 400 naming the header.
+    static func timeout(_ header: String?) throws -> Double? {
+        guard let header else { return nil }
+        let text = header.trimmingCharacters(in: .whitespaces)
+        let decimal = !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x65 || $0 == 0x45 || $0 == 0x2B || $0 == 0x2D }
+        guard decimal, let v = Double(text), v.isFinite, v > 0 else {
+            throw APIError(.malformed, "X-Request-Timeout: expected a positive number of seconds, got '\(text.prefix(64))'")
+        }
+        return v
+    }
+
+    /// `start` plus `seconds`, in monotonic nanoseconds: nil (no deadline) when that is past
+    /// what UInt64 holds; `start` itself for zero, negative or NaN seconds.
+    static func deadline(start: UInt64, seconds: Double) -> UInt64? {
+        guard seconds > 0 else { return start }
+        let ns = seconds * 1e9
+        guard ns < 1.8e19 else { return nil }  // UInt64.max is 1.84e19
+        let (sum, overflow) = start.addingReportingOverflow(UInt64(ns))
+        return overflow ? nil : sum
     }
 }
