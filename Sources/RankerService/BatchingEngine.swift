@@ -12,6 +12,11 @@ import PairRanker
 /// small /compare sent while a large /rank is queued rides in the next batch instead of waiting
 /// for the whole /rank. A request's pairs may be spread over several batches; results never
 /// depend on the batch (the model's logits are bit-identical whatever shares the batch).
+///
+/// Lock discipline (docs/architecture.md): `cond` guards the queue and the counters below and is
+/// a leaf lock. Nothing outside this type is called while it is held: not Metrics (counters are
+/// added after unlocking), not a request's cancellation check (it asks the HTTP layer), not the
+/// scorer.
 public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public struct Config: Sendable, Equatable {
         /// Tokens in one batch at most (sum of the packed sequences' lengths). Every batch pays
@@ -62,6 +67,8 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     private var queuedPairs = 0
     private var stopped = false
     private var thread: Thread?
+
+    public static let droppedMetric = "pairranker_pairs_dropped_total"
 
     public init(config: Config, metrics: Metrics? = nil, scorer: @escaping Scorer) {
         self.config = config
@@ -120,8 +127,9 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
             guard let reason else { continue }
             cond.lock()
             let finished = job.remaining == 0 || job.error != nil
-            if !finished { abandon(job) }
+            let dropped = finished ? 0 : abandon(job)
             cond.unlock()
+            if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             if finished { job.done.wait(); break }
             throw reason == .timeout
                 ? APIError(.timeout, "the request's deadline passed before its pairs were computed (\(job.remaining) of \(pairs.count) left)")
@@ -136,16 +144,17 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         return job.results
     }
 
-    /// Drops a job's unscheduled pairs (called with the lock held).
-    private func abandon(_ job: Job) {
+    /// Drops a job's unscheduled pairs (called with the lock held); returns how many, for the
+    /// caller to count once the lock is released.
+    private func abandon(_ job: Job) -> Int {
         job.abandoned = true
         let dropped = job.pairs.count - job.next
         if dropped > 0 {
             queuedPairs -= dropped
             job.next = job.pairs.count
-            metrics?.add("pairranker_pairs_dropped_total", Double(dropped))
         }
         jobs.removeAll { $0 === job }
+        return dropped
     }
 
     // MARK: the owner thread
@@ -160,8 +169,16 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
             while queuedPairs < config.maxBatchPairs && queuedTokensEstimate() < config.maxBatchTokens && !stopped {
                 if !cond.wait(until: deadline) { break }
             }
+            let waiting = jobs
+            cond.unlock()
+            // Jobs whose client left or whose deadline passed are dropped before any of their
+            // remaining pairs run. Asking is done unlocked: a context asks the HTTP layer.
+            let gone = waiting.filter { $0.context.isCancelled || $0.context.deadlinePassed }
+            cond.lock()
+            let dropped = gone.reduce(0) { $0 + abandon($1) }
             let batch = cut()
             cond.unlock()
+            if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             guard !batch.isEmpty else { continue }
             run(batch)
         }
@@ -173,10 +190,8 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         return t
     }
 
-    /// Takes pairs round robin over the waiting jobs (lock held). Jobs whose client left or
-    /// whose deadline passed are dropped here, before any of their remaining pairs run.
+    /// Takes pairs round robin over the waiting jobs (lock held).
     private func cut() -> [(Job, Int)] {
-        for j in jobs where j.context.isCancelled || j.context.deadlinePassed { abandon(j) }
         var batch: [(Job, Int)] = []
         var tokens = 0
         var progressed = true
@@ -200,7 +215,10 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let pairs = batch.map { $0.0.pairs[$0.1] }
         let tokens = pairs.reduce(0) { $0 + $1.ids.count }
-        let result: Result<[Float], Error> = Result { try scorer(pairs) }
+        var result: Result<[Float], Error> = Result { try scorer(pairs) }
+        if case let .success(values) = result, values.count != pairs.count {
+            result = .failure(APIError(.internalError, "the scorer returned \(values.count) logits for \(pairs.count) pairs"))
+        }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         metrics?.observe("pairranker_batch_pairs", Double(pairs.count))
         metrics?.observe("pairranker_batch_tokens", Double(tokens))
