@@ -8,10 +8,13 @@ import PairRanker
 /// dropped before they are computed. Admission is decided for a whole request before any work.
 ///
 /// Scheduling policy: round robin over requests. A batch takes one pair from each waiting
-/// request in arrival order, then a second from each, and so on until the budget is full, so a
-/// small /compare sent while a large /rank is queued rides in the next batch instead of waiting
-/// for the whole /rank. A request's pairs may be spread over several batches; results never
-/// depend on the batch (the model's logits are bit-identical whatever shares the batch).
+/// request in queue order, then a second from each, and so on until the budget is full; then the
+/// requests that got a pair move behind those that got none, so the next batch starts with the
+/// ones left out. A small /compare sent while a large /rank is queued therefore rides in the next
+/// batch or the one after, whatever the pairs' lengths (a pair longer than half the budget fills
+/// a batch alone, and such batches alternate between requests instead of draining the oldest).
+/// A request's pairs may be spread over several batches; results never depend on the batch (the
+/// model's logits are bit-identical whatever shares the batch).
 ///
 /// Lock discipline (docs/architecture.md): `cond` guards the queue and the counters below and is
 /// a leaf lock. Nothing outside this type is called while it is held: not Metrics (counters are
@@ -190,8 +193,10 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         return t
     }
 
-    /// Takes pairs round robin over the waiting jobs (lock held).
+    /// Takes pairs round robin over the waiting jobs (lock held), then moves the jobs it served
+    /// behind those it did not.
     private func cut() -> [(Job, Int)] {
+        var served = Set<ObjectIdentifier>()
         var batch: [(Job, Int)] = []
         var tokens = 0
         var progressed = true
@@ -204,10 +209,12 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
                 j.next += 1
                 tokens += n
                 progressed = true
+                served.insert(ObjectIdentifier(j))
             }
         }
         queuedPairs -= batch.count
-        jobs.removeAll { $0.next >= $0.pairs.count }
+        let open = jobs.filter { $0.next < $0.pairs.count }
+        jobs = open.filter { !served.contains(ObjectIdentifier($0)) } + open.filter { served.contains(ObjectIdentifier($0)) }
         return batch
     }
 
