@@ -140,7 +140,8 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         }
         if let e = job.error { throw e }
         let now = DispatchTime.now().uptimeNanoseconds
-        let queue = (job.firstStart ?? now) - job.enqueued
+        let started = job.firstStart ?? now
+        let queue = started > job.enqueued ? started - job.enqueued : 0
         context.record(queue: queue, inference: job.inference, pairs: pairs.count, tokens: job.tokens)
         metrics?.observe("pairranker_queue_duration_seconds", Double(queue) / 1e9)
         metrics?.observe("pairranker_inference_duration_seconds", Double(job.inference) / 1e9)

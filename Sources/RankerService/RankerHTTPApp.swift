@@ -63,6 +63,9 @@ public final class RankerHTTPApp: @unchecked Sendable {
         } catch let e as APIError {
             response = Self.errorResponse(e)
             metrics.failure(Self.reason(e.kind))
+            if e.kind == .internalError {
+                log(#"{"level":"error","msg":"request.internal_error","request.id":"\#(id)","error":\#(JSON.string(e.message).text)}"#)
+            }
         } catch {
             log(#"{"level":"error","msg":"request.internal_error","request.id":"\#(id)","error":\#(JSON.string("\(error)").text)}"#)
             response = Self.errorResponse(APIError(.internalError, "internal error (request \(id))"))

@@ -102,7 +102,7 @@ extension RankerService {
             let seed = seedValue.map { UInt64(clamping: $0) } ?? UInt64.random(in: 0...(1 << 53))
             let results = try segs.map { seg in
                 try Ranking.bubble(asm, seg, start: SeededPermutation.make(count: seg.candidates.count, seed: seed)) {
-                    try self.engine.evaluate($0, context: context)
+                    try self.evaluate($0, context: context)
                 }
             }
             return .object([("best", wrap(results.map { .number(Double($0.best)) })),

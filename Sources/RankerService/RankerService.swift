@@ -102,14 +102,25 @@ public final class RankerService: @unchecked Sendable {
         return overflow ? .max : p
     }
 
+    /// The engine's logits for `pairs`, checked: one finite logit per pair. Ranking indexes by
+    /// position and sorts by value, so a short answer or a NaN (a model file with non-finite
+    /// weights) would trap or silently misrank; it is a 500 naming the fault instead.
+    func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
+        let logits = try engine.evaluate(pairs, context: context)
+        guard logits.count == pairs.count else {
+            throw APIError(.internalError, "the engine returned \(logits.count) logits for \(pairs.count) pairs")
+        }
+        guard logits.allSatisfy(\.isFinite) else {
+            throw APIError(.internalError, "the model produced a non-finite logit (check the weights for NaN or infinity)")
+        }
+        return logits
+    }
+
     /// Scores groups of pairs (inside `admitted`); returns each group's logits.
     func score(_ groups: [[PairSequence]], context: RequestContext) throws -> [[Float]] {
         let total = groups.reduce(0) { $0 + $1.count }
         guard total > 0 else { return groups.map { _ in [] } }
-        let flat = try engine.evaluate(groups.flatMap { $0 }, context: context)
-        guard flat.count == total else {
-            throw APIError(.internalError, "the engine returned \(flat.count) logits for \(total) pairs")
-        }
+        let flat = try evaluate(groups.flatMap { $0 }, context: context)
         var out: [[Float]] = []
         var k = 0
         for g in groups { out.append(Array(flat[k..<(k + g.count)])); k += g.count }

@@ -1,4 +1,5 @@
 import Foundation
+import PairRanker
 import Testing
 
 @testable import HTTPServer
@@ -139,6 +140,28 @@ import Testing
             #expect(!t.hasSuffix(".0"), "\(d) -> \(t)")
         }
         #expect(JSON.format(.nan) == "null" && JSON.format(.infinity) == "null")
+    }
+
+    @Test("a model that answers NaN, or too few logits, gets a 500 naming the fault, never a trap")
+    func faultyScorer() {
+        for (name, scorer) in [("nan", { (p: [PairSequence]) -> [Float] in p.map { _ in .nan } }),
+                               ("inf", { (p: [PairSequence]) -> [Float] in p.map { _ in -.infinity } }),
+                               ("short", { (p: [PairSequence]) -> [Float] in Array(repeating: 0, count: p.count - 1) })] as [(String, BatchingEngine.Scorer)] {
+            let engine = BatchingEngine(config: BatchingEngine.Config(), scorer: scorer)
+            defer { engine.shutdown() }
+            let app = Self.app(service: RankerService(model: Support.model, engine: engine))
+            for (path, body) in [("/rank", #"{"input":"q","candidates":["a","b","c"]}"#),
+                                 ("/rank", #"{"input":"q","candidates":["a","b","c"],"mode":"bubble","seed":1}"#),
+                                 ("/rank", #"{"input":"q","candidates":["a","b"],"mode":"ref"}"#),
+                                 ("/compare", #"{"input":"q","candidate_a":"a","candidate_b":"b"}"#),
+                                 ("/v1/rerank", #"{"query":"q","documents":["a","b"]}"#),
+                                 ("/get_reward", #"{"query":["q a"],"prompts":["q"],"labels":["a"]}"#)] {
+                let r = Self.send(app, "POST", path, body: body)
+                let text = String(decoding: r.body, as: UTF8.self)
+                #expect(r.status == 500, "\(name) \(path): \(r.status) \(text)")
+                #expect(text.contains("logit"), "\(name) \(path): \(text)")
+            }
+        }
     }
 
     @Test("the Bearer scheme is case-insensitive; the key is not")

@@ -6,12 +6,15 @@ import Testing
 
 /// The /metrics scrape and the engine's drops used to take the metrics and engine locks in
 /// opposite orders, which hung the whole server (probes included) within seconds.
-@Suite(.serialized) struct LockDisciplineTests {
-    final class Counts: @unchecked Sendable {
+///
+/// Part of the serialized FaultTests suite: its 20 s of connection churn must not overlap the
+/// descriptor and RSS counts taken there.
+extension FaultTests {
+    final class LockCounts: @unchecked Sendable {
         let lock = NSLock()
         var scrapes = 0, timeouts = 0, departed = 0, probes = 0, probeFailures = 0
         var slowestProbe = 0.0
-        func add(_ body: (Counts) -> Void) { lock.lock(); body(self); lock.unlock() }
+        func add(_ body: (LockCounts) -> Void) { lock.lock(); body(self); lock.unlock() }
     }
 
     @Test("scraping /metrics while requests are dropped by deadline and by disconnect never hangs /health (20 s)")
@@ -34,7 +37,7 @@ import Testing
         defer { server.stop() }
         let port = server.port
 
-        let counts = Counts()
+        let counts = LockCounts()
         let duration = 20.0
         let end = Date(timeIntervalSinceNow: duration)
         let body = #"{"input":"q","candidates":["a","b","c","d"]}"#   // 12 pairs
