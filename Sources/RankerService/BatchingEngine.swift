@@ -130,12 +130,13 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
             guard let reason else { continue }
             cond.lock()
             let finished = job.remaining == 0 || job.error != nil
+            let remaining = job.remaining   // read under the lock: the engine thread writes it
             let dropped = finished ? 0 : abandon(job)
             cond.unlock()
             if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             if finished { job.done.wait(); break }
             throw reason == .timeout
-                ? APIError(.timeout, "the request's deadline passed before its pairs were computed (\(job.remaining) of \(pairs.count) left)")
+                ? APIError(.timeout, "the request's deadline passed before its pairs were computed (\(remaining) of \(pairs.count) left)")
                 : APIError(.cancelled, "the client went away")
         }
         if let e = job.error { throw e }
