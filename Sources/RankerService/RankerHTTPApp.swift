@@ -18,6 +18,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public let metrics: Metrics
     public private(set) var settings: Settings
     private var service: RankerService?
+    /// Guards `service`, `ready`, `draining` and `settings.info`; a leaf lock (nothing is called
+    /// while it is held; see docs/architecture.md).
     private let lock = NSLock()
     private var ready = false
     private var draining = false
@@ -58,8 +60,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         var response: HTTPResponse
         var routeLabel = path
         do {
-            _ = try timeout.get()
-            response = try route(request, path: path, context: context)
+            response = try route(request, path: path, context: context, timeout: timeout)
         } catch let e as APIError {
             response = Self.errorResponse(e)
             metrics.failure(Self.reason(e.kind))
@@ -83,7 +84,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
         return response
     }
 
-    private func route(_ request: HTTPRequest, path: String, context: RequestContext) throws -> HTTPResponse {
+    private func route(_ request: HTTPRequest, path: String, context: RequestContext,
+                       timeout: Result<Double?, any Error>) throws -> HTTPResponse {
         if Self.getRoutes.contains(path) {
             guard request.method == "GET" || request.method == "HEAD" else {
                 throw APIError(.methodNotAllowed, "\(path) accepts GET")
@@ -111,6 +113,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         if let type = request.header("content-type"), !Self.acceptable(contentType: type) {
             throw APIError(.unsupportedMedia, "Content-Type \(type) is not JSON (send application/json)")
         }
+        _ = try timeout.get()  // a bad X-Request-Timeout: 400, once the client is authorized
         let s = state
         if s.draining { throw APIError(.notReady, "draining: the server is shutting down") }
         guard s.ready, let service = s.service else { throw APIError(.notReady, "loading: the model is not ready yet") }

@@ -57,8 +57,13 @@ import Testing
             let r = Self.send(app, "POST", "/rank", headers: [("X-Request-Timeout", good)], body: Self.rank)
             #expect(r.status == 200, "X-Request-Timeout \(good.debugDescription): \(r.status)")
         }
-        // A probe never fails for a header it does not use.
+        // A probe never fails for a header it does not use, and a client without the key learns
+        // nothing but 401.
         #expect(Self.send(app, "GET", "/health", headers: [("X-Request-Timeout", "nan")]).status == 200)
+        let secured = Self.app(apiKey: "k")
+        #expect(Self.send(secured, "POST", "/rank", headers: [("X-Request-Timeout", "nan")], body: Self.rank).status == 401)
+        #expect(Self.send(secured, "POST", "/rank", headers: [("X-Request-Timeout", "nan"), ("Authorization", "Bearer k")],
+                          body: Self.rank).status == 400)
     }
 
     @Test("a request deadline is computed without overflow whatever the timeout")
