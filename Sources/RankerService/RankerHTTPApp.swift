@@ -16,10 +16,12 @@ public final class RankerHTTPApp: @unchecked Sendable {
     }
 
     public let metrics: Metrics
-    public private(set) var settings: Settings
+    /// Fixed at init and read without a lock; what `attach` changes lives in `info` below.
+    public let settings: Settings
     private var service: RankerService?
-    /// Guards `service`, `ready`, `draining` and `settings.info`; a leaf lock (nothing is called
-    /// while it is held; see docs/architecture.md).
+    private var info: JSON
+    /// Guards `service`, `info`, `ready` and `draining`; a leaf lock (nothing is called while it
+    /// is held; see docs/architecture.md).
     private let lock = NSLock()
     private var ready = false
     private var draining = false
@@ -28,6 +30,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public init(metrics: Metrics, settings: Settings, log: @escaping @Sendable (String) -> Void) {
         self.metrics = metrics
         self.settings = settings
+        info = settings.info
         self.log = log
     }
 
@@ -35,7 +38,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public func attach(service: RankerService, info: JSON) {
         lock.lock()
         self.service = service
-        settings.info = info
+        self.info = info
         lock.unlock()
     }
 
@@ -43,7 +46,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public func beginDrain() { lock.lock(); draining = true; lock.unlock() }
     var state: (ready: Bool, draining: Bool, service: RankerService?, info: JSON) {
         lock.lock(); defer { lock.unlock() }
-        return (ready, draining, service, settings.info)
+        return (ready, draining, service, info)
     }
 
     static let getRoutes = ["/health", "/ready", "/metrics", "/info", "/openapi.yaml"]
