@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (swiftc -sanitize=fuzzer,address) and runs each for SECONDS.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: http json tokenizer checkpoint request
+#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: http json tokenizer checkpoint request app
 # Seed corpora live in fuzz/corpus/<target>; crashes are written to .build/fuzz/<target>/ and
 # each one found becomes a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}; shift || true
-targets=${*:-http json tokenizer checkpoint request}
+targets=${*:-http json tokenizer checkpoint request app}
 out=${FUZZ_OUT:-.build/fuzz}
 mkdir -p "$out"
 build() {
@@ -16,21 +16,27 @@ build() {
     | grep -v -E "warning|^\s*[0-9]* \||^\s*\||^$" || true
   [ -x "$out/bin/$t" ] || { echo "fuzz: building $t failed" >&2; exit 1; }
 }
+# Targets that drive the service end to end need the model modules: build them instrumented
+# with SwiftPM (a debug build, so @testable imports work), then link their objects in.
+build_with_modules() {
+  local t=$1
+  swift build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address --target RankerService >/dev/null
+  objs=$(ls .build-fuzz/debug/{Tensors,Checkpoints,Tokenizer,DeBERTa,PairRanker,RankerService,HTTPServer}.build/*.o)
+  # shellcheck disable=SC2086
+  build "$t" -I .build-fuzz/debug/Modules -Xcc -fmodule-map-file=Sources/COpenBLAS/module.modulemap \
+    -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
+    $objs $(pkg-config --libs openblas) -lz
+}
 for t in $targets; do
   case $t in
     http) build http Sources/HTTPServer/HTTPParser.swift Sources/HTTPServer/HTTPMessage.swift ;;
     json) build json Sources/RankerService/JSON.swift ;;
     tokenizer) build tokenizer Sources/Tokenizer/*.swift ;;
     checkpoint) build checkpoint -I Sources/CZlib -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap -lz Sources/Checkpoints/*.swift ;;
-    request)
-      # Request validation end to end needs the model modules: build them instrumented with
-      # SwiftPM, then link their objects into the target.
-      swift build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address --target RankerService >/dev/null
-      objs=$(ls .build-fuzz/debug/{Tensors,Checkpoints,Tokenizer,DeBERTa,PairRanker,RankerService,HTTPServer}.build/*.o)
-      # shellcheck disable=SC2086
-      build request -I .build-fuzz/debug/Modules -Xcc -fmodule-map-file=Sources/COpenBLAS/module.modulemap \
-        -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
-        $objs $(pkg-config --libs openblas) -lz ;;
+    # Request validation end to end (RankerService.handle, any route and body).
+    request) build_with_modules request ;;
+    # The HTTP app layer: methods, targets, headers (auth, Content-Type, timeouts) and bodies.
+    app) build_with_modules app ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done

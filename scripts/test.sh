@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs, builds, runs the Swift suites (units, goldens, live
 # server, faults), the goldens and batch invariance again under every OpenBLAS kernel family
-# this CPU can run, the API contract check (openapi.yaml + schemathesis against a live server),
-# the deploy check, and a short run of every fuzz target.
+# this CPU can run, the serving path's concurrency under ThreadSanitizer, the Python client
+# against a live server, the API contract check (openapi.yaml + schemathesis against a live
+# server), the deploy check, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -38,6 +39,9 @@ PAIRRANKER_BIN=.build/debug/pairranker PAIRRANKER_MODEL=Tests/Fixtures/tiny-pair
   "$venv/bin/python" -W ignore::ResourceWarning -m unittest discover -s clients/python/tests -v > "$log" 2>&1 \
   || { cat "$log"; exit 1; }
 tail -n 3 "$log"
+# The engine, the live server and the lock-discipline run under ThreadSanitizer (a build of its
+# own; about 2 minutes in all; the full TSan/ASan runs: scripts/sanitize.sh).
+bash scripts/sanitize.sh serving
 bash scripts/api_contract.sh
 bash scripts/deploy_check.sh
 # A short run of every fuzz target (the long runs: scripts/fuzz.sh 600).

@@ -8,10 +8,18 @@ import PairRanker
 /// dropped before they are computed. Admission is decided for a whole request before any work.
 ///
 /// Scheduling policy: round robin over requests. A batch takes one pair from each waiting
-/// request in arrival order, then a second from each, and so on until the budget is full, so a
-/// small /compare sent while a large /rank is queued rides in the next batch instead of waiting
-/// for the whole /rank. A request's pairs may be spread over several batches; results never
-/// depend on the batch (the model's logits are bit-identical whatever shares the batch).
+/// request in queue order, then a second from each, and so on until the budget is full; then the
+/// requests that got a pair move behind those that got none, so the next batch starts with the
+/// ones left out. A small /compare sent while a large /rank is queued therefore rides in the next
+/// batch or the one after, whatever the pairs' lengths (a pair longer than half the budget fills
+/// a batch alone, and such batches alternate between requests instead of draining the oldest).
+/// A request's pairs may be spread over several batches; results never depend on the batch (the
+/// model's logits are bit-identical whatever shares the batch).
+///
+/// Lock discipline (docs/architecture.md): `cond` guards the queue and the counters below and is
+/// a leaf lock. Nothing outside this type is called while it is held: not Metrics (counters are
+/// added after unlocking), not a request's cancellation check (it asks the HTTP layer), not the
+/// scorer.
 public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public struct Config: Sendable, Equatable {
         /// Tokens in one batch at most (sum of the packed sequences' lengths). Every batch pays
@@ -62,6 +70,8 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     private var queuedPairs = 0
     private var stopped = false
     private var thread: Thread?
+
+    public static let droppedMetric = "pairranker_pairs_dropped_total"
 
     public init(config: Config, metrics: Metrics? = nil, scorer: @escaping Scorer) {
         self.config = config
@@ -120,32 +130,36 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
             guard let reason else { continue }
             cond.lock()
             let finished = job.remaining == 0 || job.error != nil
-            if !finished { abandon(job) }
+            let remaining = job.remaining   // read under the lock: the engine thread writes it
+            let dropped = finished ? 0 : abandon(job)
             cond.unlock()
+            if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             if finished { job.done.wait(); break }
             throw reason == .timeout
-                ? APIError(.timeout, "the request's deadline passed before its pairs were computed (\(job.remaining) of \(pairs.count) left)")
+                ? APIError(.timeout, "the request's deadline passed before its pairs were computed (\(remaining) of \(pairs.count) left)")
                 : APIError(.cancelled, "the client went away")
         }
         if let e = job.error { throw e }
         let now = DispatchTime.now().uptimeNanoseconds
-        let queue = (job.firstStart ?? now) - job.enqueued
+        let started = job.firstStart ?? now
+        let queue = started > job.enqueued ? started - job.enqueued : 0
         context.record(queue: queue, inference: job.inference, pairs: pairs.count, tokens: job.tokens)
         metrics?.observe("pairranker_queue_duration_seconds", Double(queue) / 1e9)
         metrics?.observe("pairranker_inference_duration_seconds", Double(job.inference) / 1e9)
         return job.results
     }
 
-    /// Drops a job's unscheduled pairs (called with the lock held).
-    private func abandon(_ job: Job) {
+    /// Drops a job's unscheduled pairs (called with the lock held); returns how many, for the
+    /// caller to count once the lock is released.
+    private func abandon(_ job: Job) -> Int {
         job.abandoned = true
         let dropped = job.pairs.count - job.next
         if dropped > 0 {
             queuedPairs -= dropped
             job.next = job.pairs.count
-            metrics?.add("pairranker_pairs_dropped_total", Double(dropped))
         }
         jobs.removeAll { $0 === job }
+        return dropped
     }
 
     // MARK: the owner thread
@@ -160,8 +174,16 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
             while queuedPairs < config.maxBatchPairs && queuedTokensEstimate() < config.maxBatchTokens && !stopped {
                 if !cond.wait(until: deadline) { break }
             }
+            let waiting = jobs
+            cond.unlock()
+            // Jobs whose client left or whose deadline passed are dropped before any of their
+            // remaining pairs run. Asking is done unlocked: a context asks the HTTP layer.
+            let gone = waiting.filter { $0.context.isCancelled || $0.context.deadlinePassed }
+            cond.lock()
+            let dropped = gone.reduce(0) { $0 + abandon($1) }
             let batch = cut()
             cond.unlock()
+            if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             guard !batch.isEmpty else { continue }
             run(batch)
         }
@@ -173,10 +195,10 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         return t
     }
 
-    /// Takes pairs round robin over the waiting jobs (lock held). Jobs whose client left or
-    /// whose deadline passed are dropped here, before any of their remaining pairs run.
+    /// Takes pairs round robin over the waiting jobs (lock held), then moves the jobs it served
+    /// behind those it did not.
     private func cut() -> [(Job, Int)] {
-        for j in jobs where j.context.isCancelled || j.context.deadlinePassed { abandon(j) }
+        var served = Set<ObjectIdentifier>()
         var batch: [(Job, Int)] = []
         var tokens = 0
         var progressed = true
@@ -189,10 +211,12 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
                 j.next += 1
                 tokens += n
                 progressed = true
+                served.insert(ObjectIdentifier(j))
             }
         }
         queuedPairs -= batch.count
-        jobs.removeAll { $0.next >= $0.pairs.count }
+        let open = jobs.filter { $0.next < $0.pairs.count }
+        jobs = open.filter { !served.contains(ObjectIdentifier($0)) } + open.filter { served.contains(ObjectIdentifier($0)) }
         return batch
     }
 
@@ -200,7 +224,10 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let pairs = batch.map { $0.0.pairs[$0.1] }
         let tokens = pairs.reduce(0) { $0 + $1.ids.count }
-        let result: Result<[Float], Error> = Result { try scorer(pairs) }
+        var result: Result<[Float], Error> = Result { try scorer(pairs) }
+        if case let .success(values) = result, values.count != pairs.count {
+            result = .failure(APIError(.internalError, "the scorer returned \(values.count) logits for \(pairs.count) pairs"))
+        }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         metrics?.observe("pairranker_batch_pairs", Double(pairs.count))
         metrics?.observe("pairranker_batch_tokens", Double(tokens))

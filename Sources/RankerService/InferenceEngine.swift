@@ -6,6 +6,8 @@ public final class RequestContext: @unchecked Sendable {
     public let id: String
     /// Monotonic deadline in nanoseconds (DispatchTime.uptimeNanoseconds), or nil.
     public let deadline: UInt64?
+    /// Guards `cancelled` and the recorded times and counts; a leaf lock. `isCancelled` asks the
+    /// HTTP layer's closure before taking it (docs/architecture.md).
     private let lock = NSLock()
     private var cancelled = false
     private let externallyCancelled: @Sendable () -> Bool

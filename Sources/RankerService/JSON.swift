@@ -196,7 +196,8 @@ extension JSON {
                         } else if (0xDC00...0xDFFF).contains(u) {
                             throw fail("lone surrogate \\u\(String(u, radix: 16)) is not a character")
                         }
-                        out += String(Character(Unicode.Scalar(u)!)).utf8
+                        guard let scalar = Unicode.Scalar(u) else { throw fail("\\u escape is not a character") }
+                        out += String(Character(scalar)).utf8
                     default: throw fail("invalid escape '\\\(Character(Unicode.Scalar(e)))'")
                     }
                     continue
@@ -253,9 +254,11 @@ extension JSON {
         }
     }
 
+    /// Integral values below 2^63 in magnitude print as integers (`1000000000000000`, never
+    /// `1e+15` or `...0`); others as Swift's shortest round-trip text, which is valid JSON.
     static func format(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        if d == d.rounded(), abs(d) < 9.223372036854775807e18 { return String(Int64(d)) }
         return "\(d)"
     }
 

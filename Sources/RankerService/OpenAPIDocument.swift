@@ -15,7 +15,9 @@ info:
     read as JSON too). Every response carries `X-Request-Id` (echoed when sent) and the timing
     headers `x-queue-time` and `x-inference-time` (milliseconds). Errors are
     `{"error": {"type", "message"}}` with a message naming the field. A request may lower the
-    server's deadline with `X-Request-Timeout` (seconds).
+    server's deadline with `X-Request-Timeout` (seconds, a positive decimal number such as `5` or
+    `0.25`; any other value is a 400 naming the header). Integer fields accept magnitudes up to
+    2^53 (9007199254740992), beyond which JSON numbers lose integers; a larger one is a 422.
 
     Truncation is per input, as the reference with batch_size=1: a result never depends on what
     else was sent.
@@ -28,7 +30,7 @@ components:
     bearer:
       type: http
       scheme: bearer
-      description: Required on the inference routes and /info when the server runs with --api-key.
+      description: "Required on the inference routes and /info when the server runs with --api-key (`Authorization: Bearer <key>`; the scheme in any case)."
   headers:
     X-Request-Id:
       description: The request id (the client's X-Request-Id when it sent a short printable one).
@@ -122,7 +124,7 @@ components:
               default: full
               description: "full: all N(N-1) ordered pairs, score_i = mean_j(M[i,j] - M[j,i]), ranks 1 = best with ties sharing the lowest rank; bubble: best-of-n in 2(N-1) passes; ref: each candidate against a reference (rank_with_ref)."
             return_scores: {type: boolean, default: true}
-            seed: {type: integer, minimum: 0, description: "bubble: start-order seed (random when absent; echoed)."}
+            seed: {type: integer, minimum: 0, maximum: 9007199254740992, description: "bubble: start-order seed (random when absent; echoed)."}
             ref_mode: {type: string, enum: [longest, shortest, median_length, first, last], default: longest}
             reference: {type: [string, "null"], description: "ref, single form: an explicit reference text."}
             references: {type: [array, "null"], items: {type: [string, "null"]}, description: "ref, list form: one per input."}
@@ -138,7 +140,7 @@ components:
         references: {description: "ref mode: the index of the reference candidate, null for an explicit reference."}
         best: {description: "bubble: index of the best candidate (a list in the list form)."}
         order: {type: array, description: "bubble: [best] + losers in elimination order."}
-        seed: {type: integer, description: "bubble: the seed used."}
+        seed: {type: integer, minimum: 0, maximum: 9007199254740992, description: "bubble: the seed used (written as an integer)."}
         usage: {$ref: '#/components/schemas/Usage'}
       example: {"ranks": [1, 2, 1], "scores": [0.5, -1.0, 0.5], "usage": {"pairs": 6, "tokens": 90, "truncated": 0}}
     RerankRequest:

@@ -16,8 +16,12 @@ public final class RankerHTTPApp: @unchecked Sendable {
     }
 
     public let metrics: Metrics
-    public private(set) var settings: Settings
+    /// Fixed at init and read without a lock; what `attach` changes lives in `info` below.
+    public let settings: Settings
     private var service: RankerService?
+    private var info: JSON
+    /// Guards `service`, `info`, `ready` and `draining`; a leaf lock (nothing is called while it
+    /// is held; see docs/architecture.md).
     private let lock = NSLock()
     private var ready = false
     private var draining = false
@@ -26,6 +30,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public init(metrics: Metrics, settings: Settings, log: @escaping @Sendable (String) -> Void) {
         self.metrics = metrics
         self.settings = settings
+        info = settings.info
         self.log = log
     }
 
@@ -33,7 +38,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public func attach(service: RankerService, info: JSON) {
         lock.lock()
         self.service = service
-        settings.info = info
+        self.info = info
         lock.unlock()
     }
 
@@ -41,7 +46,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public func beginDrain() { lock.lock(); draining = true; lock.unlock() }
     var state: (ready: Bool, draining: Bool, service: RankerService?, info: JSON) {
         lock.lock(); defer { lock.unlock() }
-        return (ready, draining, service, settings.info)
+        return (ready, draining, service, info)
     }
 
     static let getRoutes = ["/health", "/ready", "/metrics", "/info", "/openapi.yaml"]
@@ -50,16 +55,21 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public func handle(_ request: HTTPRequest, _ http: HTTPRequestContext) -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let id = Self.requestID(request.header("x-request-id"))
-        let timeout = Self.timeout(request.header("x-request-timeout"), default: settings.requestTimeout)
-        let context = RequestContext(id: id, deadline: start + UInt64(timeout * 1e9), cancelled: { http.isCancelled })
         let path = request.path
+        // The header is read on the inference routes only: a probe never fails for it.
+        let timeout = Result { Self.postRoutes[path] == nil ? nil : try Self.timeout(request.header("x-request-timeout")) }
+        let seconds = min((try? timeout.get()) ?? settings.requestTimeout, settings.requestTimeout)
+        let context = RequestContext(id: id, deadline: Self.deadline(start: start, seconds: seconds), cancelled: { http.isCancelled })
         var response: HTTPResponse
         var routeLabel = path
         do {
-            response = try route(request, path: path, context: context)
+            response = try route(request, path: path, context: context, timeout: timeout)
         } catch let e as APIError {
             response = Self.errorResponse(e)
             metrics.failure(Self.reason(e.kind))
+            if e.kind == .internalError {
+                log(#"{"level":"error","msg":"request.internal_error","request.id":"\#(id)","error":\#(JSON.string(e.message).text)}"#)
+            }
         } catch {
             log(#"{"level":"error","msg":"request.internal_error","request.id":"\#(id)","error":\#(JSON.string("\(error)").text)}"#)
             response = Self.errorResponse(APIError(.internalError, "internal error (request \(id))"))
@@ -77,7 +87,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
         return response
     }
 
-    private func route(_ request: HTTPRequest, path: String, context: RequestContext) throws -> HTTPResponse {
+    private func route(_ request: HTTPRequest, path: String, context: RequestContext,
+                       timeout: Result<Double?, any Error>) throws -> HTTPResponse {
         if Self.getRoutes.contains(path) {
             guard request.method == "GET" || request.method == "HEAD" else {
                 throw APIError(.methodNotAllowed, "\(path) accepts GET")
@@ -105,6 +116,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         if let type = request.header("content-type"), !Self.acceptable(contentType: type) {
             throw APIError(.unsupportedMedia, "Content-Type \(type) is not JSON (send application/json)")
         }
+        _ = try timeout.get()  // a bad X-Request-Timeout: 400, once the client is authorized
         let s = state
         if s.draining { throw APIError(.notReady, "draining: the server is shutting down") }
         guard s.ready, let service = s.service else { throw APIError(.notReady, "loading: the model is not ready yet") }
@@ -114,26 +126,42 @@ public final class RankerHTTPApp: @unchecked Sendable {
 
     /// JSON, or what curl -d sends by default (form-urlencoded) and plain text: the body is parsed
     /// as JSON either way.
+    /// An empty value counts as absent; otherwise the media type (before any `;` parameters) must
+    /// be present and one of these.
     static func acceptable(contentType: String) -> Bool {
-        let t = contentType.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
-        return t.isEmpty || t == "application/json" || t.hasSuffix("+json") || t == "application/x-www-form-urlencoded"
+        if contentType.allSatisfy({ $0 == " " || $0 == "\t" }) { return true }
+        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let t = type.trimmingCharacters(in: .whitespaces).lowercased()
+        return t == "application/json" || t.hasSuffix("+json") || t == "application/x-www-form-urlencoded"
             || t == "text/plain" || t == "*/*"
     }
 
     private func authorize(_ request: HTTPRequest) throws {
         guard let key = settings.apiKey else { return }
-        let given = request.header("authorization") ?? ""
-        let expected = "Bearer " + key
-        guard Self.constantTimeEqual(Array(given.utf8), Array(expected.utf8)) else {
+        guard let given = Self.bearerToken(request.header("authorization") ?? ""),
+              Self.constantTimeEqual(given, Array(key.utf8)) else {
             throw APIError(.unauthorized, "missing or wrong API key (send Authorization: Bearer <key>)")
         }
     }
 
-    /// Compares without an early exit, so timing does not reveal a matching prefix.
+    /// The credentials of `Bearer <token>`: the scheme in any case (RFC 9110 §11.1), then one or
+    /// more spaces; nil for another scheme or none.
+    static func bearerToken(_ value: String) -> [UInt8]? {
+        let bytes = Array(value.utf8)
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count, bytes[scheme.count] == 0x20 else { return nil }
+        for (i, c) in scheme.enumerated() where bytes[i] | 0x20 != c { return nil }
+        var start = scheme.count
+        while start < bytes.count, bytes[start] == 0x20 { start += 1 }
+        return Array(bytes[start...])
+    }
+
+    /// Compares without an early exit, so timing does not reveal a matching prefix. Lengths are
+    /// compared at full width: a truncated fold would equate lengths that differ by 256.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var diff: UInt = a.count == b.count ? 0 : 1
         for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+            diff |= UInt((i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0))
         }
         return diff == 0
     }
@@ -172,8 +200,25 @@ public final class RankerHTTPApp: @unchecked Sendable {
         return UUID().uuidString.lowercased()
     }
 
-    static func timeout(_ header: String?, default d: Double) -> Double {
-        guard let h = header, let v = Double(h.trimmingCharacters(in: .whitespaces)), v > 0, v.isFinite else { return d }
-        return min(v, d)
+    /// X-Request-Timeout in seconds: a positive decimal number (`5`, `0.25`, `1e3`); nil when the
+    /// header is absent. Anything else (`nan`, `inf`, `-1`, `0`, hex) is a 400 naming the header.
+    static func timeout(_ header: String?) throws -> Double? {
+        guard let header else { return nil }
+        let text = header.trimmingCharacters(in: .whitespaces)
+        let decimal = !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x65 || $0 == 0x45 || $0 == 0x2B || $0 == 0x2D }
+        guard decimal, let v = Double(text), v.isFinite, v > 0 else {
+            throw APIError(.malformed, "X-Request-Timeout: expected a positive number of seconds, got '\(text.prefix(64))'")
+        }
+        return v
+    }
+
+    /// `start` plus `seconds`, in monotonic nanoseconds: nil (no deadline) when that is past
+    /// what UInt64 holds; `start` itself for zero, negative or NaN seconds.
+    static func deadline(start: UInt64, seconds: Double) -> UInt64? {
+        guard seconds > 0 else { return start }
+        let ns = seconds * 1e9
+        guard ns < 1.8e19 else { return nil }  // UInt64.max is 1.84e19
+        let (sum, overflow) = start.addingReportingOverflow(UInt64(ns))
+        return overflow ? nil : sum
     }
 }

@@ -49,10 +49,28 @@ extension RankerService {
             }
         }
         for (i, r) in references.enumerated() { if let r { try checkText(r, single ? "reference" : "references[\(i)]") } }
+        let asm = try assembler(len)
+        let planned = Self.pairCount(inputs) { input -> Int in
+            let n = input.candidates.count
+            switch modeName {
+            case "full": return Self.orderedPairs(n)
+            case "ref": return 2 * n
+            default: return 2 * max(0, n - 1)
+            }
+        }
+        return try admitted(pairs: planned, context: context) {
+            try rankAdmitted(modeName: modeName, inputs: inputs, references: references, single: single, len: len, asm: asm,
+                             returnScores: returnScores, seedValue: seedValue, refMode: refMode, context: context)
+        }
+    }
+
+    /// /rank once admitted: tokenizes, scores and shapes the response.
+    private func rankAdmitted(modeName: String, inputs: [RankInput], references: [String?], single: Bool, len: Lengths,
+                              asm: PairAssembler, returnScores: Bool, seedValue: Int?, refMode: RefMode,
+                              context: RequestContext) throws -> JSON {
         let segs = try inputs.enumerated().map { try segments($1, len, field: single ? "input" : "inputs[\($0)]") }
-        let asm = try model.assembler(sourceMaxLength: len.source, candidateMaxLength: len.candidate)
         let truncated = segs.reduce(0) { $0 + $1.truncatedCount }
-        func wrap(_ items: [JSON]) -> JSON { single ? items[0] : .array(items) }
+        func wrap(_ items: [JSON]) -> JSON { single ? (items.first ?? .null) : .array(items) }
 
         switch modeName {
         case "full":
@@ -80,16 +98,11 @@ extension RankerService {
             out.append(("usage", usage(context, truncated: truncated)))
             return .object(out)
         default:  // bubble
-            let seed = seedValue.map { UInt64($0) } ?? UInt64.random(in: 0...(1 << 53))
-            let pairs = segs.reduce(0) { $0 + 2 * max(0, $1.candidates.count - 1) }
-            guard pairs <= limits.maxPairsPerRequest else {
-                throw APIError.invalid("request", "needs \(pairs) pair sequences, over the limit of \(limits.maxPairsPerRequest)")
-            }
-            try engine.admit(pairs: pairs, context: context)
-            defer { engine.release(pairs: pairs) }
+            // Seeds are 0...2^53 (RequestFields.int), so the echo is an exact JSON integer.
+            let seed = seedValue.map { UInt64(clamping: $0) } ?? UInt64.random(in: 0...(1 << 53))
             let results = try segs.map { seg in
                 try Ranking.bubble(asm, seg, start: SeededPermutation.make(count: seg.candidates.count, seed: seed)) {
-                    try self.engine.evaluate($0, context: context)
+                    try self.evaluate($0, context: context)
                 }
             }
             return .object([("best", wrap(results.map { .number(Double($0.best)) })),
@@ -129,9 +142,19 @@ extension RankerService {
         if let t = topN, t < 1 { throw APIError.invalid("top_n", "must be at least 1") }
         let raw = try f.bool("raw_scores") ?? false
         let returnDocuments = version == 1 ? (try f.bool("return_documents") ?? true) : false
-        let seg = try segments(RankInput(input: query, candidates: docs), try lengths(f), field: "query")
-        let asm = try model.assembler(sourceMaxLength: try f.int("source_max_length"), candidateMaxLength: try f.int("candidate_max_length"))
-        let result = Ranking.fullResult(try score([Ranking.fullPairs(asm, seg)], context: context)[0], count: docs.count)
+        let len = try lengths(f)
+        let asm = try assembler(len)
+        return try admitted(pairs: Self.orderedPairs(docs.count), context: context) {
+            try rerankAdmitted(query: query, docs: docs, len: len, asm: asm, topN: topN, raw: raw,
+                               returnDocuments: returnDocuments, version: version, context: context)
+        }
+    }
+
+    private func rerankAdmitted(query: String, docs: [String], len: Lengths, asm: PairAssembler, topN: Int?, raw: Bool,
+                                returnDocuments: Bool, version: Int, context: RequestContext) throws -> JSON {
+        let seg = try segments(RankInput(input: query, candidates: docs), len, field: "query")
+        let logits = try score([Ranking.fullPairs(asm, seg)], context: context).first ?? []
+        let result = Ranking.fullResult(logits, count: docs.count)
         let order = result.scores.indices.sorted { result.scores[$0] > result.scores[$1] || (result.scores[$0] == result.scores[$1] && $0 < $1) }
         let results: [JSON] = order.prefix(topN ?? docs.count).map { i in
             let s = result.scores[i]
@@ -160,38 +183,54 @@ extension RankerService {
         guard prompts.count == queries.count else { throw APIError.invalid("prompts", "has \(prompts.count) items, expected one per query (\(queries.count))") }
         guard labels.count == queries.count else { throw APIError.invalid("labels", "has \(labels.count) items, expected one per query (\(queries.count))") }
         let len = try lengths(f)
-        var segs: [Segments] = []
         for i in queries.indices {
             try checkText(queries[i], "query[\(i)]"); try checkText(prompts[i], "prompts[\(i)]"); try checkText(labels[i], "labels[\(i)]")
-            // The response is the query minus its prompt prefix (compared on code units).
-            let q = Array(queries[i].utf8), p = Array(prompts[i].utf8)
-            let response = q.starts(with: p) ? String(decoding: q[p.count...], as: UTF8.self) : queries[i]
-            segs.append(try segments(RankInput(input: prompts[i], candidates: [response, labels[i]]), len, field: "query[\(i)]"))
         }
-        let asm = try model.assembler(sourceMaxLength: len.source, candidateMaxLength: len.candidate)
-        let rewards = try score(segs.map { Ranking.comparePairs(asm, $0, a: 0, b: 1, mode: .both) }, context: context)
-            .map { Ranking.compareResult($0, mode: .both) }
-        return .object([("rewards", .array(rewards.map(JSON.float))),
-                        ("scores", .array(rewards.map { .number(1 / (1 + exp(-Double($0)))) })),
-                        ("extra_logs", .object([]))])
+        let asm = try assembler(len)
+        return try admitted(pairs: Self.pairCount(queries) { _ in 2 }, context: context) {
+            var segs: [Segments] = []
+            for i in queries.indices {
+                // The response is the query minus its prompt prefix (compared on code units).
+                let q = Array(queries[i].utf8), p = Array(prompts[i].utf8)
+                let response = q.starts(with: p) ? String(decoding: q[p.count...], as: UTF8.self) : queries[i]
+                segs.append(try segments(RankInput(input: prompts[i], candidates: [response, labels[i]]), len, field: "query[\(i)]"))
+            }
+            let rewards = try score(segs.map { Ranking.comparePairs(asm, $0, a: 0, b: 1, mode: .both) }, context: context)
+                .map { Ranking.compareResult($0, mode: .both) }
+            return .object([("rewards", .array(rewards.map(JSON.float))),
+                            ("scores", .array(rewards.map { .number(1 / (1 + exp(-Double($0)))) })),
+                            ("extra_logs", .object([]))])
+        }
     }
 
     // MARK: /tokenize
 
-    func tokenize(_ f: RequestFields) throws -> JSON {
+    /// Tokenizing costs CPU like the rest, so /tokenize is admitted too (as one pair sequence):
+    /// at capacity it gets 429 like any other route.
+    func tokenize(_ f: RequestFields, context: RequestContext) throws -> JSON {
         let tok = model.tokenizer
         if let text = try f.string("text") {
             try checkText(text, "text")
-            let ids = tok.encode(text, addSpecialTokens: try f.bool("add_special_tokens") ?? true)
-            return .object([("ids", .array(ids.map { .number(Double($0)) })), ("tokens", .array(tok.tokens(ids).map(JSON.string)))])
+            let special = try f.bool("add_special_tokens") ?? true
+            return try admitted(pairs: 1, context: context) {
+                let ids = tok.encode(text, addSpecialTokens: special)
+                return .object([("ids", .array(ids.map { .number(Double($0)) })), ("tokens", .array(tok.tokens(ids).map(JSON.string)))])
+            }
         }
         guard f.has("input") else { throw APIError.field("text", "is required (or input, candidate_a and candidate_b for a pair)") }
         let input = try f.requiredString("input"), a = try f.requiredString("candidate_a"), b = try f.requiredString("candidate_b")
         let instruction = try f.string("instruction")
         for (s, n) in [(input, "input"), (a, "candidate_a"), (b, "candidate_b"), (instruction ?? "", "instruction")] { try checkText(s, n) }
         let len = try lengths(f)
+        let asm = try assembler(len)
+        return try admitted(pairs: 1, context: context) {
+            try tokenizePair(instruction: instruction, input: input, a: a, b: b, len: len, asm: asm)
+        }
+    }
+
+    private func tokenizePair(instruction: String?, input: String, a: String, b: String, len: Lengths, asm: PairAssembler) throws -> JSON {
+        let tok = model.tokenizer
         let seg = try segments(RankInput(instruction: instruction, input: input, candidates: [a, b]), len, field: "input")
-        let asm = try model.assembler(sourceMaxLength: len.source, candidateMaxLength: len.candidate)
         let pair = asm.pair(source: seg.source, left: seg.candidates[0], right: seg.candidates[1])
         let full = [model.sourceIDs(instruction: instruction, input: input).count, model.candidateIDs(a).count, model.candidateIDs(b).count]
         let kept = [seg.source.count, seg.candidates[0].count, seg.candidates[1].count]

@@ -33,7 +33,7 @@ public final class RankerService: @unchecked Sendable {
         case .rerank, .rerankV1: return try rerank(f, version: 1, context: context)
         case .rerankV2: return try rerank(f, version: 2, context: context)
         case .getReward: return try getReward(f, context: context)
-        case .tokenize: return try tokenize(f)
+        case .tokenize: return try tokenize(f, context: context)
         }
     }
 
@@ -43,6 +43,16 @@ public final class RankerService: @unchecked Sendable {
 
     func lengths(_ f: RequestFields) throws -> Lengths {
         Lengths(source: try f.int("source_max_length"), candidate: try f.int("candidate_max_length"))
+    }
+
+    /// The pair assembler for the request's lengths; a length out of range is a 422 naming it.
+    func assembler(_ lengths: Lengths) throws -> PairAssembler {
+        do {
+            return try model.assembler(sourceMaxLength: lengths.source, candidateMaxLength: lengths.candidate)
+        } catch let e as PairRankerError {
+            if case let .invalidArgument(name, message) = e { throw APIError.invalid(name, message) }
+            throw APIError.invalid("source_max_length", "\(e)")
+        }
     }
 
     func checkText(_ s: String, _ field: String) throws {
@@ -60,16 +70,57 @@ public final class RankerService: @unchecked Sendable {
         }
     }
 
-    /// Scores groups of pairs as one admitted unit of work; returns each group's logits.
+    /// Runs `body` (tokenizing, scoring, shaping) as one admitted unit of `pairs` pair sequences.
+    /// The pair count follows from the counts of inputs and candidates alone, so the per-request
+    /// limit and admission are decided before any text is tokenized: a request refused with 422
+    /// or 429 costs the JSON parse and nothing more. The admission is released when `body`
+    /// returns or throws.
+    func admitted<T>(pairs: Int, context: RequestContext, _ body: () throws -> T) throws -> T {
+        guard pairs <= limits.maxPairsPerRequest else {
+            throw APIError.invalid("request", "needs \(pairs) pair sequences, over the limit of \(limits.maxPairsPerRequest)")
+        }
+        guard pairs > 0 else { return try body() }
+        try engine.admit(pairs: pairs, context: context)
+        defer { engine.release(pairs: pairs) }
+        return try body()
+    }
+
+    /// Sums per-input pair counts, saturating (a count past Int.max is over any limit anyway).
+    static func pairCount<S: Sequence>(_ items: S, _ each: (S.Element) -> Int) -> Int {
+        var total = 0
+        for item in items {
+            let (sum, overflow) = total.addingReportingOverflow(each(item))
+            if overflow { return .max }
+            total = sum
+        }
+        return total
+    }
+
+    /// n·(n−1), saturating: the ordered pairs of n candidates.
+    static func orderedPairs(_ n: Int) -> Int {
+        let (p, overflow) = n.multipliedReportingOverflow(by: max(0, n - 1))
+        return overflow ? .max : p
+    }
+
+    /// The engine's logits for `pairs`, checked: one finite logit per pair. Ranking indexes by
+    /// position and sorts by value, so a short answer or a NaN (a model file with non-finite
+    /// weights) would trap or silently misrank; it is a 500 naming the fault instead.
+    func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
+        let logits = try engine.evaluate(pairs, context: context)
+        guard logits.count == pairs.count else {
+            throw APIError(.internalError, "the engine returned \(logits.count) logits for \(pairs.count) pairs")
+        }
+        guard logits.allSatisfy(\.isFinite) else {
+            throw APIError(.internalError, "the model produced a non-finite logit (check the weights for NaN or infinity)")
+        }
+        return logits
+    }
+
+    /// Scores groups of pairs (inside `admitted`); returns each group's logits.
     func score(_ groups: [[PairSequence]], context: RequestContext) throws -> [[Float]] {
         let total = groups.reduce(0) { $0 + $1.count }
-        guard total <= limits.maxPairsPerRequest else {
-            throw APIError.invalid("request", "needs \(total) pair sequences, over the limit of \(limits.maxPairsPerRequest)")
-        }
         guard total > 0 else { return groups.map { _ in [] } }
-        try engine.admit(pairs: total, context: context)
-        defer { engine.release(pairs: total) }
-        let flat = try engine.evaluate(groups.flatMap { $0 }, context: context)
+        let flat = try evaluate(groups.flatMap { $0 }, context: context)
         var out: [[Float]] = []
         var k = 0
         for g in groups { out.append(Array(flat[k..<(k + g.count)])); k += g.count }
@@ -120,16 +171,18 @@ public final class RankerService: @unchecked Sendable {
             }
             inputs = ins.indices.map { RankInput(instruction: instr[$0], input: ins[$0], candidates: [ca[$0], cb[$0]]) }
         }
-        let segs = try inputs.enumerated().map { try segments($1, len, field: single ? "input" : "inputs[\($0)]") }
-        let asm = try model.assembler(sourceMaxLength: len.source, candidateMaxLength: len.candidate)
-        let logits = try score(segs.map { Ranking.comparePairs(asm, $0, a: 0, b: 1, mode: mode) }, context: context)
-            .map { Ranking.compareResult($0, mode: mode) }
-        let better = logits.map { mode == .ba ? $0 < 0 : $0 > 0 }
-        let truncated = segs.reduce(0) { $0 + $1.truncatedCount }
-        if single {
-            return .object([("logit", .float(logits[0])), ("a_better", .bool(better[0])), ("usage", usage(context, truncated: truncated))])
+        let asm = try assembler(len)
+        return try admitted(pairs: Self.pairCount(inputs) { _ in mode == .both ? 2 : 1 }, context: context) {
+            let segs = try inputs.enumerated().map { try segments($1, len, field: single ? "input" : "inputs[\($0)]") }
+            let logits = try score(segs.map { Ranking.comparePairs(asm, $0, a: 0, b: 1, mode: mode) }, context: context)
+                .map { Ranking.compareResult($0, mode: mode) }
+            let better = logits.map { mode == .ba ? $0 < 0 : $0 > 0 }
+            let truncated = segs.reduce(0) { $0 + $1.truncatedCount }
+            if single, let logit = logits.first, let b = better.first {
+                return .object([("logit", .float(logit)), ("a_better", .bool(b)), ("usage", usage(context, truncated: truncated))])
+            }
+            return .object([("logits", .array(logits.map(JSON.float))), ("a_better", .array(better.map(JSON.bool))),
+                            ("usage", usage(context, truncated: truncated))])
         }
-        return .object([("logits", .array(logits.map(JSON.float))), ("a_better", .array(better.map(JSON.bool))),
-                        ("usage", usage(context, truncated: truncated))])
     }
 }

@@ -34,13 +34,20 @@ struct RequestFields {
         return b
     }
 
+    /// Integers up to 2^53 in magnitude: past that a JSON number no longer holds every integer
+    /// exactly (the body is parsed to Double), so a larger one is refused rather than rounded.
     func int(_ key: String) throws -> Int? {
         guard let v = object[key], v != .null else { return nil }
-        guard case let .number(d) = v, d == d.rounded(), abs(d) < 9e15 else {
+        guard case let .number(d) = v, d == d.rounded() else {
             throw APIError.field(name(key), "expected an integer, got \(v.typeName == "a number" ? "a fraction" : v.typeName)")
+        }
+        guard abs(d) <= Self.maxInteger else {
+            throw APIError.invalid(name(key), "\(JSON.format(d)) is out of range (integers up to 2^53 = 9007199254740992 in magnitude)")
         }
         return Int(d)
     }
+
+    static let maxInteger = 9_007_199_254_740_992.0
 
     func strings(_ key: String) throws -> [String]? {
         guard let v = object[key], v != .null else { return nil }
