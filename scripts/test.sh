@@ -2,7 +2,7 @@
 # The test command: installs what it needs, builds, runs the Swift suites (units, goldens, live
 # server, faults), the goldens and batch invariance again under every OpenBLAS kernel family
 # this CPU can run, the serving path's concurrency under ThreadSanitizer, the Python client
-# against a live server, the API contract check (openapi.yaml + schemathesis against a live
+# against a live server, /metrics through promtool, the API contract check (openapi.yaml + schemathesis against a live
 # server), the deploy check, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,7 @@ tail -n 3 "$log"
 # The engine, the live server and the lock-discipline run under ThreadSanitizer (a build of its
 # own; about 2 minutes in all; the full TSan/ASan runs: scripts/sanitize.sh).
 bash scripts/sanitize.sh serving
+bash scripts/metrics_check.sh
 bash scripts/api_contract.sh
 bash scripts/deploy_check.sh
 # A short run of every fuzz target (the long runs: scripts/fuzz.sh 600).

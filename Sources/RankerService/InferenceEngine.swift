@@ -16,12 +16,19 @@ public final class RequestContext: @unchecked Sendable {
     public private(set) var inferenceNanoseconds: UInt64 = 0
     public private(set) var pairs = 0
     public private(set) var tokens = 0
+    /// Pair sequences answered from the score cache (not computed, not in `pairs`).
+    public private(set) var cachedPairs = 0
+    /// False when the client asked to bypass the score cache (`Cache-Control: no-cache`).
+    public let useCache: Bool
 
-    public init(id: String, deadline: UInt64? = nil, cancelled: @escaping @Sendable () -> Bool = { false }) {
+    public init(id: String, deadline: UInt64? = nil, useCache: Bool = true, cancelled: @escaping @Sendable () -> Bool = { false }) {
         self.id = id
         self.deadline = deadline
+        self.useCache = useCache
         externallyCancelled = cancelled
     }
+
+    public func recordCached(pairs n: Int) { lock.lock(); cachedPairs += n; lock.unlock() }
 
     /// The client went away (or `cancel()` was called).
     public var isCancelled: Bool {

@@ -64,6 +64,7 @@ components:
         pairs: {type: integer, minimum: 0, description: "Pair sequences scored (forward passes)."}
         tokens: {type: integer, minimum: 0, description: "Tokens in those sequences."}
         truncated: {type: integer, minimum: 0, description: "Segments (sources and candidates) that were truncated."}
+        cached: {type: integer, minimum: 0, description: "Pair sequences answered from the exact score cache (not in pairs). Send Cache-Control: no-cache to compute every pair afresh."}
     Lengths:
       type: object
       properties:

@@ -49,6 +49,16 @@ public final class RankerHTTPApp: @unchecked Sendable {
         return (ready, draining, service, info)
     }
 
+    /// `Cache-Control: no-cache` or `no-store` (any case, among other directives) computes every
+    /// pair afresh and stores nothing new, as an HTTP cache would.
+    static func bypassesCache(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return value.split(separator: ",").contains { d in
+            let t = d.trimmingCharacters(in: .whitespaces).lowercased()
+            return t == "no-cache" || t == "no-store"
+        }
+    }
+
     static let getRoutes = ["/health", "/ready", "/metrics", "/info", "/openapi.yaml"]
     static let postRoutes = Dictionary(uniqueKeysWithValues: RankerService.Route.allCases.map { ($0.rawValue, $0) })
 
@@ -59,7 +69,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
         // The header is read on the inference routes only: a probe never fails for it.
         let timeout = Result { Self.postRoutes[path] == nil ? nil : try Self.timeout(request.header("x-request-timeout")) }
         let seconds = min((try? timeout.get()) ?? settings.requestTimeout, settings.requestTimeout)
-        let context = RequestContext(id: id, deadline: Self.deadline(start: start, seconds: seconds), cancelled: { http.isCancelled })
+        let context = RequestContext(id: id, deadline: Self.deadline(start: start, seconds: seconds),
+                                     useCache: !Self.bypassesCache(request.header("cache-control")), cancelled: { http.isCancelled })
         var response: HTTPResponse
         var routeLabel = path
         do {

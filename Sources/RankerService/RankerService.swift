@@ -13,11 +13,14 @@ public final class RankerService: @unchecked Sendable {
     public let model: PairRankerModel
     public let engine: InferenceEngine
     public let limits: ServiceLimits
+    /// The exact score cache, or nil (off). Shared by every request; see `evaluate`.
+    public let cache: ScoreCache?
 
-    public init(model: PairRankerModel, engine: InferenceEngine, limits: ServiceLimits = ServiceLimits()) {
+    public init(model: PairRankerModel, engine: InferenceEngine, limits: ServiceLimits = ServiceLimits(), cache: ScoreCache? = nil) {
         self.model = model
         self.engine = engine
         self.limits = limits
+        self.cache = cache
     }
 
     /// The response body for a POST to `route`, or an APIError.
@@ -105,14 +108,26 @@ public final class RankerService: @unchecked Sendable {
     /// The engine's logits for `pairs`, checked: one finite logit per pair. Ranking indexes by
     /// position and sorts by value, so a short answer or a NaN (a model file with non-finite
     /// weights) would trap or silently misrank; it is a 500 naming the fault instead.
+    /// With the score cache on (and not bypassed by the request), cached pairs are answered from
+    /// it and only the others go to the engine; what the engine returns is checked before it is
+    /// stored. A cached logit is the bits the model computed for that exact sequence, and a
+    /// sequence's logit does not depend on its batch, so answers are identical with and without
+    /// the cache.
     func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
-        let logits = try engine.evaluate(pairs, context: context)
-        guard logits.count == pairs.count else {
-            throw APIError(.internalError, "the engine returned \(logits.count) logits for \(pairs.count) pairs")
+        let checked: ([PairSequence]) throws -> [Float] = { pairs in
+            let logits = try self.engine.evaluate(pairs, context: context)
+            guard logits.count == pairs.count else {
+                throw APIError(.internalError, "the engine returned \(logits.count) logits for \(pairs.count) pairs")
+            }
+            guard logits.allSatisfy(\.isFinite) else {
+                throw APIError(.internalError, "the model produced a non-finite logit (check the weights for NaN or infinity)")
+            }
+            return logits
         }
-        guard logits.allSatisfy(\.isFinite) else {
-            throw APIError(.internalError, "the model produced a non-finite logit (check the weights for NaN or infinity)")
-        }
+        guard let cache, context.useCache else { return try checked(pairs) }
+        var computed = 0
+        let logits = try cache.logits(pairs) { missing in computed = missing.count; return try checked(missing) }
+        context.recordCached(pairs: pairs.count - computed)
         return logits
     }
 
@@ -129,7 +144,7 @@ public final class RankerService: @unchecked Sendable {
 
     func usage(_ context: RequestContext, truncated: Int) -> JSON {
         .object([("pairs", .number(Double(context.pairs))), ("tokens", .number(Double(context.tokens))),
-                 ("truncated", .number(Double(truncated)))])
+                 ("truncated", .number(Double(truncated))), ("cached", .number(Double(context.cachedPairs)))])
     }
 
     /// `instructions` must match `inputs` in length when given.

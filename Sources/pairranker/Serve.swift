@@ -48,6 +48,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-batch-pairs"), parsing: .unconditional, help: Self.help("max-batch-pairs")) var maxBatchPairs: String?
     @Option(name: .customLong("max-wait-ms"), parsing: .unconditional, help: Self.help("max-wait-ms")) var maxWaitMs: String?
     @Option(name: .customLong("max-queue-pairs"), parsing: .unconditional, help: Self.help("max-queue-pairs")) var maxQueuePairs: String?
+    @Option(name: .customLong("cache-mb"), parsing: .unconditional, help: Self.help("cache-mb")) var cacheMb: String?
 
     /// The flags given on the command line, by flag name, as typed.
     var flags: [String: String] {
@@ -76,6 +77,7 @@ struct Serve: ParsableCommand {
             ("max-batch-pairs", maxBatchPairs),
             ("max-wait-ms", maxWaitMs),
             ("max-queue-pairs", maxQueuePairs),
+            ("cache-mb", cacheMb),
         ]
         return Dictionary(given.compactMap { f, v in v.map { (f, $0) } }, uniquingKeysWith: { $1 })
     }
@@ -121,7 +123,11 @@ struct Serve: ParsableCommand {
                     log(#"{"level":"info","msg":"model.unused_keys","keys":\#(JSON.array(m.unusedKeys.map(JSON.string)).text)}"#)
                 }
                 let engine = BatchingEngine(model: m, config: s.engineConfig, metrics: metrics)
-                let service = RankerService(model: m, engine: engine, limits: s.serviceLimits)
+                let cache = s.cacheMb > 0 ? ScoreCache(capacityBytes: s.cacheMb << 20) : nil
+                if let cache { Self.register(cache, in: metrics) }
+                metrics.info("pairranker_build_info", labels: [("version", PairrankerVersion.string), ("openblas_core", BLAS.coreName),
+                                                               ("gemm_rows", m.gemmRows.rawValue), ("kernels", CPUCheck.level)])
+                let service = RankerService(model: m, engine: engine, limits: s.serviceLimits, cache: cache)
                 let warm = DispatchTime.now().uptimeNanoseconds
                 _ = try service.handle(.compare, body: Array(#"{"input":"warm up","candidate_a":"a","candidate_b":"b"}"#.utf8),
                                        context: RequestContext(id: "warmup"))
@@ -139,6 +145,16 @@ struct Serve: ParsableCommand {
         let clean = http.stop()
         log(#"{"level":"info","msg":"shutdown.done","clean":\#(clean)}"#)
         Foundation.exit(0)
+    }
+
+    /// The score cache's counters and sizes in /metrics (read at scrape time, no Metrics lock held).
+    static func register(_ cache: ScoreCache, in metrics: Metrics) {
+        metrics.counter("pairranker_cache_hits_total", read: { Double(cache.stats.hits) })
+        metrics.counter("pairranker_cache_misses_total", read: { Double(cache.stats.misses) })
+        metrics.counter("pairranker_cache_evictions_total", read: { Double(cache.stats.evictions) })
+        metrics.gauge("pairranker_cache_entries") { Double(cache.stats.entries) }
+        metrics.gauge("pairranker_cache_bytes") { Double(cache.stats.bytes) }
+        metrics.gauge("pairranker_cache_capacity_bytes") { Double(cache.capacityBytes) }
     }
 
     /// SIGTERM, SIGINT and SIGHUP all start a graceful drain. SIGHUP is not ignored: a closed

@@ -28,6 +28,7 @@ struct ServeSettings: Equatable, Sendable {
     var maxBatchPairs = BatchingEngine.Config().maxBatchPairs
     var maxWaitMs = BatchingEngine.Config().maxWaitMilliseconds
     var maxQueuePairs = BatchingEngine.Config().maxQueuePairs
+    var cacheMb = 64
 
     /// The defaults; BLAS threads default to the CPUs this process may use (`cpus`).
     init(cpus: Int) { threads = min(max(cpus, 1), ServeSetting.maxThreads) }
@@ -167,6 +168,8 @@ struct ServeSetting: Sendable {
               kind: .number(\.maxWaitMs, 0...60_000, unit: "milliseconds")),
         .init(flag: "max-queue-pairs", summary: "Admitted pairs at most; a request past it gets 429.",
               kind: .integer(\.maxQueuePairs, 1...(1 << 30))),
+        .init(flag: "cache-mb", summary: "Megabytes of the exact score cache (pair logits by their token ids; 0: off).",
+              kind: .integer(\.cacheMb, 0...(1 << 20))),
     ]
 
     static func named(_ flag: String) -> ServeSetting {

@@ -28,6 +28,6 @@ import Testing
         #expect(text.contains(#"pairranker_requests_total{route="q\"x",status="200"} 1"#))
         #expect(text.contains(#"pairranker_requests_total{route="back\\slash",status="200"} 1"#))
         #expect(text.contains(#"pairranker_requests_total{route="new\nline",status="200"} 1"#))
-        #expect(text.split(separator: "\n").allSatisfy { $0.hasPrefix("#") || $0.hasPrefix("pairranker_") }, "one sample per line")
+        #expect(text.split(separator: "\n").allSatisfy { $0.hasPrefix("#") || $0.hasPrefix("pairranker_") || $0.hasPrefix("process_") }, "one sample per line")
     }
 }

@@ -43,7 +43,7 @@ import Testing
 
     @Test("every setting: the flag wins over the variable, which wins over the default")
     func precedence() throws {
-        #expect(ServeSetting.all.count == 24)
+        #expect(ServeSetting.all.count == 25)
         for s in ServeSetting.all {
             let (a, b) = Self.values(s)
             let defaults = try Self.resolve()
