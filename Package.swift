@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "DeBERTa", dependencies: ["Tensors", "Checkpoints"], swiftSettings: numericSettings),
         .target(name: "Tokenizer"),
         .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
-        .target(name: "HTTPServer"),
+        .target(name: "HTTPServer", dependencies: ["CZlib"]),
         .target(name: "Hub"),
         .target(name: "RankerService", dependencies: ["PairRanker", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
