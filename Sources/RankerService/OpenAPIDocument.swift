@@ -17,6 +17,10 @@ info:
     `{"error": {"type", "message"}}` with a message naming the field. A request may lower the
     server's deadline with `X-Request-Timeout` (seconds).
 
+    HTTP/1.1 as RFC 9112 has it: exactly one `Host` (400 otherwise), absolute-form targets
+    routed by their path, `Expect: 100-continue` honoured and any other expectation 417, chunked
+    bodies with strict chunk sizes.
+
     Truncation is per input, as the reference with batch_size=1: a result never depends on what
     else was sent.
   license:
@@ -241,6 +245,7 @@ x-error-responses: &errors
   '413': {$ref: '#/components/responses/Error'}
   '414': {$ref: '#/components/responses/Error'}
   '415': {$ref: '#/components/responses/Error'}
+  '417': {$ref: '#/components/responses/Error'}
   '422': {$ref: '#/components/responses/Error'}
   '429': {$ref: '#/components/responses/Error'}
   '431': {$ref: '#/components/responses/Error'}

@@ -22,7 +22,7 @@ import Glibc
         let body = #"{"input":"q","candidates":["a","b","c","d"]}"#
         for _ in 0..<20 {
             let c = try RawHTTPClient(port: live.port)
-            c.send("POST /rank HTTP/1.1\r\nContent-Length: 200\r\n\r\n{\"input\":")   // mid-body, then gone
+            c.send("POST /rank HTTP/1.1\r\nHost: a\r\nContent-Length: 200\r\n\r\n{\"input\":")   // mid-body, then gone
         }
         for _ in 0..<10 {
             let c = try RawHTTPClient(port: live.port)
@@ -74,7 +74,7 @@ import Glibc
         func burst(_ n: Int) throws {
             for _ in 0..<n {
                 let c = try RawHTTPClient(port: live.port)
-                c.send("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+                c.send("GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
                 _ = c.read()
             }
         }
