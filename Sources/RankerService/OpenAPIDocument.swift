@@ -19,7 +19,8 @@ info:
 
     HTTP/1.1 as RFC 9112 has it: exactly one `Host` (400 otherwise), absolute-form targets
     routed by their path, `Expect: 100-continue` honoured and any other expectation 417, chunked
-    bodies with strict chunk sizes.
+    bodies with strict chunk sizes. Past the connection cap or the server's budget of buffered
+    request bytes the answer is 503 with `Retry-After`, and the connection closes.
 
     Truncation is per input, as the reference with batch_size=1: a result never depends on what
     else was sent.

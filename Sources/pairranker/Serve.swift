@@ -99,6 +99,7 @@ struct Serve: ParsableCommand {
         let metrics = Metrics()
         let app = RankerHTTPApp(metrics: metrics, settings: settings, log: log)
         let http = HTTPServer(config: server, log: { log(#"{"level":"warning","msg":\#(JSON.string($0).text)}"#) }, handler: app.handle)
+        app.answerProbesInline(on: http)
         let bound = try http.start()
         let config: [(String, JSON)] = [
             ("model", .string(modelID)), ("weights", weightsFile.map(JSON.string) ?? .null), ("host", .string(server.host)),

@@ -110,17 +110,24 @@ import Glibc
         #expect(other.read()?.status == 200)
     }
 
-    @Test("past the connection cap new connections wait in the backlog until one closes")
+    @Test("past the connection cap a new client is answered 503 with Retry-After at once, and served once one closes")
     func connectionCap() throws {
         var config = ServerConfig()
         config.maxConnections = 2
         let live = try LiveServerTests.Live(config: config)
         var idle: [RawHTTPClient] = try (0..<2).map { _ in try RawHTTPClient(port: live.port) }
         Thread.sleep(forTimeInterval: 0.2)
-        let waiting = try RawHTTPClient(port: live.port, timeout: 0.5)
-        waiting.send(RawHTTPClient.request("GET", "/health"))
-        #expect(waiting.read() == nil, "not served while two connections are open")
+        let refused = try RawHTTPClient(port: live.port, timeout: 5)
+        let start = Date()
+        refused.send(RawHTTPClient.request("GET", "/health"))
+        let r = refused.read()
+        #expect(r?.status == 503, "refused, not left waiting")
+        #expect(r?.headers["retry-after"] == "1")
+        #expect(r?.headers["x-request-id"]?.isEmpty == false)
+        #expect(refused.closedByServer())
+        #expect(Date().timeIntervalSince(start) < 2)
         idle.removeAll()
+        Thread.sleep(forTimeInterval: 0.2)
         let after = try RawHTTPClient(port: live.port, timeout: 5)
         after.send(RawHTTPClient.request("GET", "/health"))
         #expect(after.read()?.status == 200)

@@ -22,6 +22,7 @@ import Testing
             c.port = 0
             let app = self.app
             server = HTTPServer(config: c, handler: { app.handle($0, $1) })
+            app.answerProbesInline(on: server)
             try server.start()
         }
         deinit { server.stop() }
