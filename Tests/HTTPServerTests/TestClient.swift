@@ -8,7 +8,7 @@ import Glibc
 /// A blocking loopback client that sends raw bytes and reads Content-Length responses, for
 /// tests that send what no ordinary client would (pipelined, half-closed, malformed, slow).
 final class TestClient: @unchecked Sendable {
-    let fd: Int32
+    private(set) var fd: Int32
     private var buffer: [UInt8] = []
 
     struct Response {
@@ -31,7 +31,14 @@ final class TestClient: @unchecked Sendable {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Closes the socket now (a FIN, or a reset if unread answers are waiting); the descriptor
+    /// is not closed again later (its number may belong to someone else by then).
+    func closeNow() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
 
     func setTimeout(_ timeout: Double) {
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
