@@ -38,6 +38,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var drainDeadline: Double = 0
     private var loopThread: Thread?
     private let finished = DispatchSemaphore(value: 0)
+    /// What `answerInline` registered (under `lock`); the loop takes its own copy at start.
+    private var registeredInline: (Set<String>, Handler?) = ([], nil)
     private var inlinePaths: Set<String> = []
     private let maxPipelined: Int
     private let readAhead: Int
@@ -68,8 +70,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// `handler` must return at once: never block, never wait for a lock held across slow work.
     /// Call before `start()`.
     public func answerInline(paths: Set<String>, with handler: @escaping Handler) {
-        inlinePaths = paths
-        inlineHandler = handler
+        lock.withLock {
+            registeredInline = (paths, handler)
+        }
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0).
@@ -221,6 +224,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func run() {
         var readBuffer = [UInt8](repeating: 0, count: Self.readChunk)
+        (inlinePaths, inlineHandler) = lock.withLock { registeredInline }
         while true {
             let now = Self.now()
             let (stopping, deadline) = lock.withLock { (stopRequested, drainDeadline) }
