@@ -10,7 +10,7 @@ import Darwin
 /// time per connection so pipelined responses go out in order. It knows nothing of ranking.
 ///
 /// Fairness and bounds:
-/// - per connection and loop iteration: one `recv` of at most 64 KiB, at most 16 requests
+/// - per connection and loop iteration: one `recv` of at most 16 KiB, at most 16 requests
 ///   answered inline, a bounded number of `send`s; one busy client cannot freeze the others;
 /// - routes registered with `answerInline` (probes, metrics) are answered on the event loop,
 ///   never waiting for a handler thread;
@@ -181,6 +181,9 @@ public final class HTTPServer: @unchecked Sendable {
         var probed = false
         /// A `100 Continue` asked for while earlier responses were still due: sent after them.
         var continueOwed = false
+        /// Closing after an error answer while the client may still be sending: linger, so that
+        /// the unread bytes do not reset the answer away.
+        var lingerOnClose = false
         /// This connection's share of the server's buffered request bytes.
         var accounted = 0
         var lastActivity: Double
@@ -217,7 +220,9 @@ public final class HTTPServer: @unchecked Sendable {
     #else
     private static let pollRDHUP: Int16 = 0
     #endif
-    static let readChunk = 64 * 1024
+    /// Small enough that parsing one read of the costliest bytes (one-byte chunks) is a short
+    /// turn, large enough that a 4 MiB body takes a few hundred iterations of microseconds.
+    static let readChunk = 16 * 1024
     static let inlinePerIteration = 16
     static let sendsPerIteration = 8
     static let maxLingering = 64
@@ -433,6 +438,7 @@ public final class HTTPServer: @unchecked Sendable {
         r.headers.append(("Retry-After", "1"))
         c.parseError = r
         c.readClosed = true
+        c.lingerOnClose = true
         c.continueOwed = false
         c.parser = HTTPParser(limits: config.limits)
         account(c)
@@ -521,6 +527,7 @@ public final class HTTPServer: @unchecked Sendable {
                 // Answer after what is already queued, then close: the stream can't be trusted.
                 c.parseError = response
                 c.readClosed = true
+                c.lingerOnClose = true
                 c.continueOwed = false
                 break
             }
@@ -647,7 +654,10 @@ public final class HTTPServer: @unchecked Sendable {
         }
         c.writeStalledSince = nil
         if c.output.count > 64 * 1024 { c.output = []; c.outputOffset = 0 }   // give a large answer's storage back
-        if c.closeAfterWrite && !c.processing { closeConnection(c, linger: !c.finSeen); return }
+        if c.closeAfterWrite && !c.processing {
+            closeConnection(c, linger: !c.finSeen && (c.lingerOnClose || c.parser.bufferedBytes > 0))
+            return
+        }
         if c.finSeen && c.readClosed && !c.outstanding { closeConnection(c) }   // half-closed: all answered
     }
 

@@ -3,7 +3,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var backlog: Int32 = 512
-    /// Open connections at once; past this the listener stops accepting until one closes.
+    /// Open connections at once; past this a new client is answered 503 (Retry-After) and closed.
     public var maxConnections = 1024
     /// Seconds a keep-alive connection may sit with no request in progress.
     public var idleTimeout = 60.0

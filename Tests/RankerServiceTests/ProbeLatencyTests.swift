@@ -7,7 +7,7 @@ import Testing
 /// Issue 12 item 10 on the real app and the fixture model: a kubelet's probes (1 s timeout by
 /// default) must answer while inference holds every handler thread.
 @Suite(.serialized) struct ProbeLatencyTests {
-    @Test("/health, /ready and /metrics: p99 under 50 ms with 100 /compare requests held in the engine")
+    @Test("/health, /ready and /metrics: p99 under 50 ms (of 300 each) with 100 /compare requests held in the engine")
     func probesUnderLoad() throws {
         let fake = BatchingEngineTests.FakeScorer()
         fake.holding = true
@@ -23,7 +23,9 @@ import Testing
         Thread.sleep(forTimeInterval: 0.3)
         var times: [String: [Double]] = [:]
         let kept = try RawHTTPClient(port: live.port, timeout: 5)
-        for i in 0..<150 {
+        // 300 samples per route: p99 is the 297th, so a single scheduler stall on this shared
+        // machine is not the statistic (a probe waiting for a handler thread takes seconds).
+        for i in 0..<900 {
             let path = ["/health", "/ready", "/metrics"][i % 3]
             let c = i % 2 == 0 ? kept : try RawHTTPClient(port: live.port, timeout: 5)
             let t0 = Date()
@@ -35,6 +37,7 @@ import Testing
         for (path, ts) in times {
             let s = ts.sorted()
             let p99 = s[min(s.count - 1, Int((0.99 * Double(s.count)).rounded(.up)) - 1)]
+            print("\(path) with 100 /compare requests held: p50 \(s[s.count / 2] * 1000) ms, p99 \(p99 * 1000) ms")
             #expect(p99 < 0.05, "\(path) p99 \(p99 * 1000) ms with 100 requests held")
         }
         fake.holding = false
