@@ -28,10 +28,11 @@ public struct HTTPRequest: Sendable, Equatable {
     /// Where the path starts in an absolute-form target (`http://` or `https://`, any case, then
     /// a non-empty authority); nil for any other form.
     static func absoluteFormPathStart(_ target: String) -> String.Index? {
-        let lower = target.prefix(8).lowercased()
+        let lower = String(decoding: target.utf8.prefix(8), as: UTF8.self).lowercased()
         let schemeLength: Int
         if lower.hasPrefix("http://") { schemeLength = 7 } else if lower.hasPrefix("https://") { schemeLength = 8 } else { return nil }
-        let afterScheme = target.index(target.startIndex, offsetBy: schemeLength)
+        // `target` is public: whatever it holds, never step past its end.
+        guard let afterScheme = target.utf8.index(target.startIndex, offsetBy: schemeLength, limitedBy: target.endIndex) else { return nil }
         let rest = target[afterScheme...]
         let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
         guard end > rest.startIndex else { return nil }

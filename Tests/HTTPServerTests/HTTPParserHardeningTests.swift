@@ -131,6 +131,16 @@ import Testing
         }
     }
 
+    @Test("path and query never trap, whatever a target holds (it is public)")
+    func pathIsTotal() {
+        for t in ["", "http://", "https://", "HTTP:/", "http://é/x", "ｈttp://x/y", "http://\u{212A}/p", "https://a?", "?", "http://?#"] {
+            let r = HTTPRequest(method: "GET", target: t, version: .http11, headers: [], body: [])
+            #expect(!r.path.isEmpty, "\(t.debugDescription)")
+            _ = r.query
+        }
+        #expect(HTTPRequest(method: "GET", target: "http://é/x", version: .http11, headers: [], body: []).path == "/x")
+    }
+
     @Test("item 18: Expect other than 100-continue is 417; 100-continue in any case asks for the body")
     func expect() {
         #expect(status("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n") == 417)
