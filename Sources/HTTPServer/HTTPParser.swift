@@ -68,6 +68,8 @@ public struct HTTPParser: Sendable {
     public var bufferedBytes: Int { buffer.count - start + body.count }
     /// Bytes of storage the parser holds (consumed bytes not yet compacted included).
     public var heldBytes: Int { buffer.count + body.count }
+    /// Bytes of storage allocated (for tests: an idle parser gives large buffers back).
+    var storageCapacity: Int { buffer.capacity + body.capacity }
     /// True between the first byte of a request and its last.
     public var inRequest: Bool { head != nil || buffer.count > start }
     /// The head of the request whose body is being received, if any.
@@ -91,8 +93,8 @@ public struct HTTPParser: Sendable {
         guard start > 0 else { return }
         // `scanned` and `requestLineLF` are offsets from `start`: they survive the move.
         let live = buffer.count - start
-        if buffer.capacity > 256 * 1024 && live * 4 < buffer.capacity {
-            buffer = Array(buffer[start...])
+        if buffer.capacity > 32 * 1024 && live * 4 < buffer.capacity {
+            buffer = Array(buffer[start...])   // an idle connection keeps at most 32 KiB
         } else if live == 0 {
             buffer.removeAll(keepingCapacity: true)
         } else if start >= live {

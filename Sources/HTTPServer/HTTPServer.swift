@@ -653,7 +653,7 @@ public final class HTTPServer: @unchecked Sendable {
             return
         }
         c.writeStalledSince = nil
-        if c.output.count > 64 * 1024 { c.output = []; c.outputOffset = 0 }   // give a large answer's storage back
+        if c.output.capacity > 32 * 1024 { c.output = []; c.outputOffset = 0 }   // give a large answer's storage back
         if c.closeAfterWrite && !c.processing {
             closeConnection(c, linger: !c.finSeen && (c.lingerOnClose || c.parser.bufferedBytes > 0))
             return

@@ -45,6 +45,16 @@ import Testing
         #expect(p.bufferedBytes == 1)
     }
 
+    @Test("item 6: an idle parser gives a large buffer back (at most 32 KiB kept per connection)")
+    func idleCapacity() throws {
+        var p = HTTPParser()
+        let one = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3000\r\n\r\n" + String(repeating: "b", count: 3000)
+        p.feed(Array(String(repeating: one, count: 40).utf8))   // 120 KB in one read
+        #expect(p.storageCapacity >= 100_000)
+        #expect(try drain(&p).count == 40)
+        #expect(p.storageCapacity <= 32 * 1024, "idle parser holds \(p.storageCapacity) bytes")
+    }
+
     @Test("item 7: chunk extensions and trailers are bounded, checked and not kept")
     func chunkedBounds() throws {
         var l = HTTPLimits()
