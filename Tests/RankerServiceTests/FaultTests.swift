@@ -9,6 +9,27 @@ import Glibc
 
 /// Hostile and broken clients against the live server (issue 8's fault tests).
 @Suite(.serialized) struct FaultTests {
+    /// A port for a server process: below the kernel's ephemeral range (32768 and up), where the
+    /// thousands of client sockets the suites open take their local ports, and free of listeners
+    /// when chosen (20000 + pid % 20000 landed in that range half the time, and failed to bind
+    /// when a client socket of this process held the port).
+    static func freePort(_ salt: Int) -> Int {
+        for k in 0..<200 {
+            let port = 20000 + (Int(getpid()) * 7 + salt * 997 + k * 131) % 12000
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+            close(fd)
+            if ok { return port }
+        }
+        return 20000 + Int(getpid() % 12000) + salt
+    }
+
     /// Descriptors in this process that are sockets bound to `port` on this side: the server's
     /// listener and its connections, and none of the sockets other suites running beside this
     /// one open (the whole-process count moves with them).
@@ -156,7 +177,7 @@ import Glibc
 
     @Test("out of descriptors (EMFILE), the server keeps running and serves again once they free up")
     func emfile() throws {
-        let port = 20000 + Int(getpid() % 20000) + 11
+        let port = Self.freePort(11)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", "ulimit -n 48; exec \"$0\" serve --model \"$1\" --port \"$2\"", Support.executable, Support.modelDir, String(port)]
@@ -192,7 +213,7 @@ import Glibc
         }
         let weights = try Data(contentsOf: URL(fileURLWithPath: Support.modelDir + "/model.safetensors"))
         try weights.prefix(weights.count / 2).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
-        let port = 20000 + Int(getpid() % 20000) + 7
+        let port = Self.freePort(7)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.executable)
         p.arguments = ["serve", "--model", dir, "--port", String(port)]

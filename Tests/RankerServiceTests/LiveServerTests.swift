@@ -231,7 +231,7 @@ import Testing
 @Suite struct DrainTests {
     @Test("SIGTERM during requests: all answered, /ready 503 while draining, exit 0")
     func sigterm() throws {
-        let port = 20000 + Int(getpid() % 20000)
+        let port = FaultTests.freePort(0)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.executable)
         // A drain timeout long enough for sanitizer builds, which run many times slower.

@@ -15,7 +15,7 @@ import Glibc
 
     @Test("what a client sent is not kept: RSS after 64 x 1 MiB on one connection (each write ending with the next request's first byte) and 100 x 4 MiB requests")
     func requestBytesAreReleased() throws {
-        let port = 20000 + Int(getpid() % 20000) + 23
+        let port = FaultTests.freePort(23)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.executable)
         p.arguments = ["serve", "--model", Support.modelDir, "--port", String(port)]
