@@ -184,6 +184,8 @@ public final class HTTPServer: @unchecked Sendable {
         /// Closing after an error answer while the client may still be sending: linger, so that
         /// the unread bytes do not reset the answer away.
         var lingerOnClose = false
+        /// Set once, by closeConnection.
+        var closed = false
         /// This connection's share of the server's buffered request bytes.
         var accounted = 0
         var lastActivity: Double
@@ -208,6 +210,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var lingering: [(fd: Int32, until: Double)] = []
     private var nextID = 0
     private var acceptPausedUntil = 0.0
+    private var lastFullScan = 0.0
     /// Request bytes held: every connection's `accounted` plus bodies whose handler is running.
     private var buffered = 0
     private var inFlightBytes = 0
@@ -291,7 +294,14 @@ public final class HTTPServer: @unchecked Sendable {
                 if alive(c), re & Int16(POLLOUT) != 0 { flush(c, now: t) }
             }
             deliverCompleted(now: t)
-            for c in Array(connections.values) {
+            // Connections with nothing in progress only need their timeouts looked at, and a few
+            // times a second is enough: a thousand idle connections cost little per iteration.
+            let scanAll = stopping || t - lastFullScan >= 0.05
+            if scanAll { lastFullScan = t }
+            for c in order where !c.closed {
+                let busy = c.processing || !c.pending.isEmpty || c.parseError != nil || c.continueOwed || c.finSeen
+                    || c.parser.inRequest || c.outputPending
+                guard busy || scanAll else { continue }
                 let full = c.pending.count >= maxPipelined
                 if alive(c) { parse(c, now: t) }
                 if alive(c) { dispatchNext(c, now: t) }
@@ -310,7 +320,9 @@ public final class HTTPServer: @unchecked Sendable {
         workers.shutdown()
     }
 
-    private func alive(_ c: Connection) -> Bool { connections[c.id] === c }
+    /// A field read, not a lookup: the loop asks it several times per connection per iteration,
+    /// and with a thousand idle connections lookups were most of an iteration's cost.
+    private func alive(_ c: Connection) -> Bool { !c.closed }
 
     /// Reads more only while the connection's queue is short and, when it has requests
     /// outstanding, only a small read-ahead; never after EOF or a failure.
@@ -504,6 +516,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func parse(_ c: Connection, now: Double) {
+        guard c.parser.inRequest, c.parseError == nil, !c.closeAfterWrite else { return }   // nothing to parse (the common case)
         while !c.closeAfterWrite && c.parseError == nil && c.pending.count < maxPipelined {
             guard c.parser.inRequest || c.parser.bufferedBytes > 0 else { break }
             do {
@@ -541,6 +554,7 @@ public final class HTTPServer: @unchecked Sendable {
         // One request at a time per connection (pipelined answers stay in order), and none while
         // a megabyte of earlier answers is still unsent. Inline routes are answered here, a
         // bounded number per iteration.
+        guard !c.processing, !c.pending.isEmpty || c.parseError != nil || c.continueOwed || c.finSeen else { return }
         var inline = 0
         while alive(c), !c.processing, c.output.count - c.outputOffset < 1 << 20 {
             guard let request = c.pending.first else {
@@ -682,7 +696,8 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func closeConnection(_ c: Connection, linger: Bool = false) {
-        guard connections[c.id] === c else { return }
+        guard !c.closed else { return }
+        c.closed = true
         connections.removeValue(forKey: c.id)
         connectionCount.withLock { $0 = connections.count }
         if c.processing { c.context?.cancel() }

@@ -102,9 +102,13 @@ import Glibc
         let idle = try (0..<1000).map { _ in try RawHTTPClient(port: live.port) }
         Thread.sleep(forTimeInterval: 0.3)
         #expect(live.server.openConnections >= 1000)
-        let during = try latency()
         // What must not happen is latency that grows with the number of idle connections
         // (a thread per connection, or a per-connection scan that costs more than the request).
+        // Such growth shows in every round; a burst of CPU from a suite running beside this one
+        // shows in one, so a round that misses is measured again (at most three in all).
+        var during = try latency()
+        for _ in 0..<2 where during >= before * 3 + 0.005 { during = min(during, try latency()) }
+        print("fastest /compare: \(before * 1000) ms, with 1000 idle connections \(during * 1000) ms")
         #expect(during < before * 3 + 0.005, "fastest latency \(during) s with 1000 idle connections vs \(before) s")
         withExtendedLifetime(idle) {}
     }
