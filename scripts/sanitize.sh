@@ -8,7 +8,7 @@ which=${1:-both}
 if [ "$which" = thread ] || [ "$which" = both ]; then
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter "BatchingEngineTests|LiveServerTests|DrainTests|FaultTests|HTTPParserTests|ServiceTests|HiddenStatesGoldenTests|RankingGoldenTests"
+    --filter "BatchingEngineTests|LiveServerTests|DrainTests|FaultTests|HTTPParserTests|HTTPParserHardeningTests|HTTPServerTests|WorkerPoolTests|ProbeLatencyTests|ServerMemoryTests|ServiceTests|HiddenStatesGoldenTests|RankingGoldenTests"
 fi
 if [ "$which" = address ] || [ "$which" = both ]; then
   swift build --build-tests --sanitize=address --scratch-path .build-asan
