@@ -15,8 +15,8 @@ if [ "$which" = address ] || [ "$which" = both ]; then
   # Suites that spawn processes are skipped: under ASan, swift-corelibs-foundation's Process
   # overflows a heap buffer in findMaximumOpenFromProcSelfFD (its bug, not ours); what they test
   # runs under ThreadSanitizer above and in the plain suite. The idle-connection latency and the
-  # RSS-growth tests are skipped too: ASan's quarantine keeps freed memory and slows every call,
-  # which is what those two measure.
+  # RSS-growth tests are skipped too (ServerMemoryTests spawns the server and measures its RSS):
+  # ASan's quarantine keeps freed memory and slows every call, which is what those measure.
   ASAN_OPTIONS="detect_leaks=0" swift test --skip-build --sanitize=address --scratch-path .build-asan \
-    --skip "CLIGoldenTests|DrainTests|BatchRankTests|LiveServerTests/(curl|ipv6)|FaultTests/(emfile|corruptModel|idleConnections|shortConnections)"
+    --skip "CLIGoldenTests|DrainTests|BatchRankTests|ServerMemoryTests|LiveServerTests/(curl|ipv6)|FaultTests/(emfile|corruptModel|idleConnections|shortConnections)"
 fi
