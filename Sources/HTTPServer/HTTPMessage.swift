@@ -6,10 +6,37 @@ public struct HTTPRequest: Sendable, Equatable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
 
-    public var path: String { String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]) }
+    /// The target in origin form: an absolute-form target (`http://host:port/rank?x`, RFC 9112
+    /// §3.2.2) is routed by its path and query, its authority taking the place of Host.
+    public var originForm: Substring {
+        guard let i = Self.absoluteFormPathStart(target) else { return Substring(target) }
+        return target[i...]
+    }
+
+    public var path: String {
+        let o = originForm
+        let p = o.prefix { $0 != "?" }
+        return p.isEmpty ? "/" : String(p)
+    }
+
     public var query: String? {
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        return parts.count > 1 ? String(parts[1]) : nil
+        let o = originForm
+        guard let q = o.firstIndex(of: "?") else { return nil }
+        return String(o[o.index(after: q)...])
+    }
+
+    /// Where the path starts in an absolute-form target (`http://` or `https://`, any case, then
+    /// a non-empty authority); nil for any other form.
+    static func absoluteFormPathStart(_ target: String) -> String.Index? {
+        let lower = String(decoding: target.utf8.prefix(8), as: UTF8.self).lowercased()
+        let schemeLength: Int
+        if lower.hasPrefix("http://") { schemeLength = 7 } else if lower.hasPrefix("https://") { schemeLength = 8 } else { return nil }
+        // `target` is public: whatever it holds, never step past its end.
+        guard let afterScheme = target.utf8.index(target.startIndex, offsetBy: schemeLength, limitedBy: target.endIndex) else { return nil }
+        let rest = target[afterScheme...]
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        guard end > rest.startIndex else { return nil }
+        return end
     }
 
     public func header(_ name: String) -> String? {
@@ -72,6 +99,7 @@ public struct HTTPResponse: Sendable {
         case 413: return "Content Too Large"
         case 414: return "URI Too Long"
         case 415: return "Unsupported Media Type"
+        case 417: return "Expectation Failed"
         case 422: return "Unprocessable Content"
         case 429: return "Too Many Requests"
         case 431: return "Request Header Fields Too Large"

@@ -6,8 +6,22 @@ import Darwin
 #endif
 
 /// A minimal HTTP/1.1 server: one event-loop thread owns every socket (non-blocking, poll(2)),
-/// parses with `HTTPParser`, and hands complete requests to `handler` on a Dispatch queue, one
-/// at a time per connection so pipelined responses go out in order. It knows nothing of ranking.
+/// parses with `HTTPParser`, and hands complete requests to `handler` on a thread pool, one at a
+/// time per connection so pipelined responses go out in order. It knows nothing of ranking.
+///
+/// Fairness and bounds:
+/// - per connection and loop iteration: one `recv` of at most 16 KiB, at most 16 requests
+///   answered inline, a bounded number of `send`s; one busy client cannot freeze the others;
+/// - routes registered with `answerInline` (probes, metrics) are answered on the event loop,
+///   never waiting for a handler thread;
+/// - request bytes held across all connections stay within `maxBufferedRequestBytes` (503 with
+///   Retry-After past it); a connection with requests outstanding reads at most
+///   `pipelineReadAheadBytes` ahead and holds at most `maxPipelinedRequests` parsed ones;
+/// - past `maxConnections` a new client is answered 503 and closed, never left hanging;
+/// - a client that shuts down only its sending side (FIN) still gets its answers; to tell it from
+///   one that closed its socket, the server sends an interim `100 Continue` (RFC 9110 §15.2:
+///   clients accept unexpected 1xx) and cancels the work when the peer answers with a reset.
+///   The socket is watched for FIN and reset even while nothing is read from it.
 public final class HTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (HTTPRequest, HTTPRequestContext) -> HTTPResponse
     public typealias Logger = @Sendable (String) -> Void
@@ -19,18 +33,46 @@ public final class HTTPServer: @unchecked Sendable {
     private var listeners: [Int32] = []
     private var wake: (r: Int32, w: Int32) = (-1, -1)
     private let lock = NSLockLike()
-    private var completed: [(id: Int, response: HTTPResponse, keepAlive: Bool)] = []
+    private var completed: [Completed] = []
     private var stopRequested = false
     private var drainDeadline: Double = 0
     private var loopThread: Thread?
     private let finished = DispatchSemaphore(value: 0)
+    /// What `answerInline` registered (under `lock`); the loop takes its own copy at start.
+    private var registeredInline: (Set<String>, Handler?) = ([], nil)
+    private var inlinePaths: Set<String> = []
+    private let maxPipelined: Int
+    private let readAhead: Int
+    private var inlineHandler: Handler?
     public private(set) var port = 0
+
+    struct Completed {
+        let id: Int
+        let response: HTTPResponse
+        let keepAlive: Bool
+        let headOnly: Bool
+        let requestBytes: Int
+    }
 
     public init(config: ServerConfig, log: @escaping Logger = { _ in }, handler: @escaping Handler) {
         self.config = config
+        // Settings that would stop a connection from ever being read are taken at their least.
+        maxPipelined = max(1, config.maxPipelinedRequests)
+        readAhead = max(1, config.pipelineReadAheadBytes)
         workers = WorkerPool(threads: config.handlerThreads, name: "pairranker-handler")
         self.handler = handler
         self.log = log
+    }
+
+    /// Answers requests for `paths` (matched on the path, any method) with `handler` on the event
+    /// loop itself, in order with the connection's other requests, without waiting for a handler
+    /// thread: for probes and metrics that must answer while every handler thread is busy.
+    /// `handler` must return at once: never block, never wait for a lock held across slow work.
+    /// Call before `start()`.
+    public func answerInline(paths: Set<String>, with handler: @escaping Handler) {
+        lock.withLock {
+            registeredInline = (paths, handler)
+        }
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0).
@@ -121,14 +163,31 @@ public final class HTTPServer: @unchecked Sendable {
         let remote: String
         var parser: HTTPParser
         var pending: [HTTPRequest] = []
-        /// The answer to a request the parser rejected: sent after the pending ones, then close.
+        /// Body bytes of `pending`.
+        var pendingBytes = 0
+        /// The answer to a request the parser rejected (or the server refused): sent after the pending ones, then close.
         var parseError: HTTPResponse?
         var processing = false
+        var processingVersion = HTTPVersion.http11
         var context: HTTPRequestContext?
         var output: [UInt8] = []
         var outputOffset = 0
         var closeAfterWrite = false
+        /// Nothing more is read: the parser failed, the request was refused, or EOF was read.
         var readClosed = false
+        /// The peer shut down its sending side (FIN seen, as EOF or as POLLRDHUP).
+        var finSeen = false
+        /// The interim 100 that tells a half-closed peer from a departed one was sent.
+        var probed = false
+        /// A `100 Continue` asked for while earlier responses were still due: sent after them.
+        var continueOwed = false
+        /// Closing after an error answer while the client may still be sending: linger, so that
+        /// the unread bytes do not reset the answer away.
+        var lingerOnClose = false
+        /// Set once, by closeConnection.
+        var closed = false
+        /// This connection's share of the server's buffered request bytes.
+        var accounted = 0
         var lastActivity: Double
         var requestStarted: Double?
         var writeStalledSince: Double?
@@ -141,15 +200,39 @@ public final class HTTPServer: @unchecked Sendable {
             lastActivity = now
         }
 
-        var idle: Bool { !processing && pending.isEmpty && parseError == nil && !parser.inRequest && outputOffset >= output.count }
+        var outputPending: Bool { outputOffset < output.count }
+        /// A request is being answered or waits to be.
+        var outstanding: Bool { processing || !pending.isEmpty || parseError != nil }
+        var idle: Bool { !outstanding && !parser.inRequest && !outputPending }
     }
 
     private var connections: [Int: Connection] = [:]
+    private var lingering: [(fd: Int32, until: Double)] = []
     private var nextID = 0
     private var acceptPausedUntil = 0.0
+    private var lastFullScan = 0.0
+    /// Request bytes held: every connection's `accounted` plus bodies whose handler is running.
+    private var buffered = 0
+    private var inFlightBytes = 0
+    private var peakBuffered = 0
+    /// Set when a connection was left with work this iteration could not finish (caps).
+    private var moreWork = false
+
+    #if os(Linux)
+    private static let pollRDHUP: Int16 = 0x2000
+    #else
+    private static let pollRDHUP: Int16 = 0
+    #endif
+    /// Small enough that parsing one read of the costliest bytes (one-byte chunks) is a short
+    /// turn, large enough that a 4 MiB body takes a few hundred iterations of microseconds.
+    static let readChunk = 16 * 1024
+    static let inlinePerIteration = 16
+    static let sendsPerIteration = 8
+    static let maxLingering = 64
 
     private func run() {
-        var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var readBuffer = [UInt8](repeating: 0, count: Self.readChunk)
+        (inlinePaths, inlineHandler) = lock.withLock { registeredInline }
         while true {
             let now = Self.now()
             let (stopping, deadline) = lock.withLock { (stopRequested, drainDeadline) }
@@ -165,42 +248,93 @@ public final class HTTPServer: @unchecked Sendable {
                 }
             }
             var fds: [pollfd] = [pollfd(fd: wake.r, events: Int16(POLLIN), revents: 0)]
-            let accepting = !stopping && connections.count < config.maxConnections && now >= acceptPausedUntil
+            let accepting = !stopping && now >= acceptPausedUntil
             if accepting { for l in listeners { fds.append(pollfd(fd: l, events: Int16(POLLIN), revents: 0)) } }
+            let lingeringCount = lingering.count
+            for r in lingering { fds.append(pollfd(fd: r.fd, events: Int16(POLLIN), revents: 0)) }
             let order = Array(connections.values)
             for c in order {
                 var ev: Int16 = 0
-                // Backpressure: stop reading a connection with a queue of pipelined requests.
-                if !c.readClosed && c.pending.count < 16 && !c.closeAfterWrite { ev |= Int16(POLLIN) }
-                if c.outputOffset < c.output.count { ev |= Int16(POLLOUT) }
+                if wantsRead(c) {
+                    ev |= Int16(POLLIN)
+                } else if !c.finSeen && !c.readClosed {
+                    // Not reading (backpressure), but still watching for the client leaving.
+                    ev |= Self.pollRDHUP
+                }
+                if c.outputPending { ev |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: c.fd, events: ev, revents: 0))
             }
-            _ = poll(&fds, nfds_t(fds.count), 100)
+            _ = poll(&fds, nfds_t(fds.count), moreWork ? 0 : 100)
+            moreWork = false
             let t = Self.now()
             if fds[0].revents != 0 { var b = [UInt8](repeating: 0, count: 256); while read(wake.r, &b, 256) > 0 {} }
             var k = 1
             if accepting {
-                for _ in listeners { if fds[k].revents & Int16(POLLIN) != 0 { acceptAll(fds[k].fd, now: t) }; k += 1 }
+                for _ in listeners { if fds[k].revents & Int16(POLLIN) != 0 { acceptSome(fds[k].fd, now: t) }; k += 1 }
             }
+            serviceLingering(fds[k..<(k + lingeringCount)].map(\.revents), now: t)
+            k += lingeringCount
             for c in order {
                 let re = fds[k].revents
                 k += 1
-                guard connections[c.id] != nil else { continue }
-                if re & Int16(POLLIN) != 0 || re & Int16(POLLHUP) != 0 || re & Int16(POLLERR) != 0 {
-                    readFrom(c, buffer: &readBuffer, now: t)
+                guard alive(c) else { continue }
+                if re & Int16(POLLERR) != 0 || re & Int16(POLLHUP) != 0 {
+                    // A reset, or both directions closed: the client is gone (a half-close shows
+                    // as POLLIN/POLLRDHUP only). Cancel what it asked for.
+                    c.context?.cancel()
+                    closeConnection(c)
+                    continue
                 }
-                if connections[c.id] != nil, re & Int16(POLLOUT) != 0 { flush(c, now: t) }
+                if re & Int16(POLLIN) != 0 {
+                    readFrom(c, buffer: &readBuffer, now: t)
+                } else if re & Self.pollRDHUP != 0 {
+                    c.finSeen = true
+                    probe(c)
+                }
+                if alive(c), re & Int16(POLLOUT) != 0 { flush(c, now: t) }
             }
             deliverCompleted(now: t)
-            for c in Array(connections.values) { dispatchNext(c); checkTimeouts(c, now: t, draining: stopping) }
+            // Connections with nothing in progress only need their timeouts looked at, and a few
+            // times a second is enough: a thousand idle connections cost little per iteration.
+            let scanAll = stopping || t - lastFullScan >= 0.05
+            if scanAll { lastFullScan = t }
+            for c in order where !c.closed {
+                let busy = c.processing || !c.pending.isEmpty || c.parseError != nil || c.continueOwed || c.finSeen
+                    || c.parser.inRequest || c.outputPending
+                guard busy || scanAll else { continue }
+                let full = c.pending.count >= maxPipelined
+                if alive(c) { parse(c, now: t) }
+                if alive(c) { dispatchNext(c, now: t) }
+                if alive(c) { checkTimeouts(c, now: t, draining: stopping) }
+                // Work left by a per-iteration cap: come straight back instead of sleeping in poll.
+                if alive(c), !c.processing, c.output.count - c.outputOffset < 1 << 20,
+                   !c.pending.isEmpty || (full && c.pending.count < maxPipelined && c.parser.bufferedBytes > 0) {
+                    moreWork = true
+                }
+            }
         }
         for l in listeners { close(l) }
         listeners = []
+        for r in lingering { close(r.fd) }
+        lingering = []
         workers.shutdown()
     }
 
-    private func acceptAll(_ listener: Int32, now: Double) {
-        while connections.count < config.maxConnections {
+    /// A field read, not a lookup: the loop asks it several times per connection per iteration,
+    /// and with a thousand idle connections lookups were most of an iteration's cost.
+    private func alive(_ c: Connection) -> Bool { !c.closed }
+
+    /// Reads more only while the connection's queue is short and, when it has requests
+    /// outstanding, only a small read-ahead; never after EOF or a failure.
+    private func wantsRead(_ c: Connection) -> Bool {
+        guard !c.readClosed, !c.closeAfterWrite, c.parseError == nil else { return false }
+        guard c.pending.count < maxPipelined, c.output.count - c.outputOffset < 1 << 20 else { return false }
+        if c.outstanding { return c.parser.bufferedBytes < readAhead }
+        return true
+    }
+
+    private func acceptSome(_ listener: Int32, now: Double) {
+        for _ in 0..<64 {
             var addr = sockaddr_storage()
             var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &addr) { p in
@@ -221,12 +355,52 @@ public final class HTTPServer: @unchecked Sendable {
                 }
             }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            if connections.count >= config.maxConnections {
+                reject(fd, now: now)
+                continue
+            }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             nextID += 1
             connections[nextID] = Connection(id: nextID, fd: fd, remote: Self.describe(addr), limits: config.limits, now: now)
             connectionCount.withLock { $0 = connections.count }
         }
+        moreWork = true  // the backlog may hold more
+    }
+
+    /// Past the connection cap: answer 503 at once and close (lingering, so the unread request
+    /// does not reset the connection before the client has read the answer).
+    private func reject(_ fd: Int32, now: Double) {
+        var r = HTTPResponse.error(503, type: "overloaded", message: "the server has its limit of \(config.maxConnections) connections open; retry later")
+        r.headers.append(("Retry-After", "1"))
+        r.headers.append(("X-Request-Id", Self.requestID(nil)))
+        let bytes = r.serialized(keepAlive: false)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        log("http.connection_refused reason=max_connections limit=\(config.maxConnections)")
+        lingerClose(fd, now: now)
+    }
+
+    /// Closes after the last answer without resetting it away: shut down the sending side, then
+    /// read and drop what the client still sends for up to a second (at most `maxLingering`
+    /// sockets at once; past that, close at once).
+    private func lingerClose(_ fd: Int32, now: Double) {
+        shutdown(fd, Int32(SHUT_WR))
+        if lingering.count < Self.maxLingering { lingering.append((fd, now + 1)) } else { close(fd) }
+    }
+
+    private func serviceLingering(_ revents: [Int16], now: Double) {
+        guard !lingering.isEmpty else { return }
+        var keep: [(fd: Int32, until: Double)] = []
+        var b = [UInt8](repeating: 0, count: 4096)
+        for (i, r) in lingering.enumerated() {
+            var done = now >= r.until
+            if !done, i < revents.count, revents[i] != 0 {
+                let n = recv(r.fd, &b, b.count, 0)
+                done = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            }
+            if done { close(r.fd) } else { keep.append(r) }
+        }
+        lingering = keep
     }
 
     static func describe(_ addr: sockaddr_storage) -> String {
@@ -239,93 +413,233 @@ public final class HTTPServer: @unchecked Sendable {
         return String(cString: host)
     }
 
+    /// The client's X-Request-Id when it is short printable ASCII (the app's rule), else a fresh
+    /// one: every answer the server gives itself (408, 503, parse errors) carries an id.
+    static func requestID(_ head: HTTPRequest?) -> String {
+        if let g = head?.header("x-request-id"), !g.isEmpty, g.utf8.count <= 128,
+           g.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            return g
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    // MARK: request bytes
+
+    private func account(_ c: Connection) {
+        let now = alive(c) ? c.parser.bufferedBytes + c.pendingBytes : 0
+        guard now != c.accounted else { return }
+        buffered += now - c.accounted
+        c.accounted = now
+        publishBuffered()
+    }
+
+    private func publishBuffered() {
+        let total = buffered + inFlightBytes
+        peakBuffered = max(peakBuffered, total)
+        let peak = peakBuffered
+        bufferedCounter.withLock { $0 = total }
+        peakCounter.withLock { $0 = peak }
+    }
+
+    /// Answers 503 (after the requests already queued) and reads no more from `c`: its bytes
+    /// would take the server past its budget of buffered request bytes.
+    private func refuse(_ c: Connection, needed: Int) {
+        log("http.refused reason=buffered_bytes remote=\(c.remote) held=\(buffered + inFlightBytes) needed=\(needed) limit=\(config.maxBufferedRequestBytes)")
+        var r = HTTPResponse.error(503, type: "overloaded",
+                                   message: "the server holds its limit of \(config.maxBufferedRequestBytes) bytes of request data; retry later")
+        r.headers.append(("Retry-After", "1"))
+        c.parseError = r
+        c.readClosed = true
+        c.lingerOnClose = true
+        c.continueOwed = false
+        c.parser = HTTPParser(limits: config.limits)
+        account(c)
+    }
+
+    // MARK: reading
+
     private func readFrom(_ c: Connection, buffer: inout [UInt8], now: Double) {
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 {
-                if !c.parser.inRequest { c.requestStarted = now }
-                c.lastActivity = now
-                buffer.withUnsafeBytes { c.parser.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                parse(c, now: now)
-                if n < buffer.count || c.closeAfterWrite { return }
-                continue
+        // One recv per connection per loop iteration: a client that keeps its socket full gets
+        // its turn like everyone else (level-triggered poll brings it back next iteration).
+        var room = buffer.count
+        if c.outstanding { room = min(room, readAhead - c.parser.bufferedBytes) }
+        guard room > 0 else { return }
+        let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, room, 0) }
+        if n > 0 {
+            if buffered + inFlightBytes + n > config.maxBufferedRequestBytes {
+                refuse(c, needed: n)
+                return
             }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-            if n < 0 && errno == EINTR { continue }
-            // EOF or error: the client is gone. Cancel what it asked for and close.
-            c.readClosed = true
+            if !c.parser.inRequest { c.requestStarted = now }
+            buffer.withUnsafeBytes { c.parser.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            let queued = c.pending.count
+            parse(c, now: now)
+            guard alive(c) else { return }
+            // Empty lines between requests are not activity: only request bytes keep a
+            // connection from its idle timeout.
+            if c.parser.inRequest || c.pending.count > queued { c.lastActivity = now }
+            let declared = c.parser.declaredBodyRemaining
+            if declared > 0 && buffered + inFlightBytes + declared > config.maxBufferedRequestBytes {
+                refuse(c, needed: declared)
+            }
+            return
+        }
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+        if n < 0 {
+            // An error (reset): the client is gone. Cancel what it asked for and close.
             c.context?.cancel()
             closeConnection(c)
             return
         }
+        // EOF: the client sent FIN. It may only have shut down its sending side and still wait
+        // for its answers: keep answering what is queued, then close.
+        c.finSeen = true
+        c.readClosed = true
+        c.continueOwed = false
+        if c.outstanding {
+            probe(c)
+        } else {
+            closeConnection(c)   // nothing to answer (an incomplete request is dropped)
+        }
+    }
+
+    /// After a FIN with answers still due: an interim 100 (allowed before any final response
+    /// to an HTTP/1.1 request) makes a peer that closed its socket answer with a reset, which
+    /// poll reports, and its queued work is cancelled then; a half-closed peer reads it and
+    /// waits on.
+    private func probe(_ c: Connection) {
+        guard !c.probed, c.outstanding else { return }
+        let next: HTTPVersion? = c.processing ? c.processingVersion : c.pending.first?.version
+        guard next == .http11 else { return }
+        c.probed = true
+        enqueue(c, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
     }
 
     private func parse(_ c: Connection, now: Double) {
-        while !c.closeAfterWrite {
+        guard c.parser.inRequest, c.parseError == nil, !c.closeAfterWrite else { return }   // nothing to parse (the common case)
+        while !c.closeAfterWrite && c.parseError == nil && c.pending.count < maxPipelined {
+            guard c.parser.inRequest || c.parser.bufferedBytes > 0 else { break }
             do {
                 guard let event = try c.parser.next() else { break }
                 switch event {
-                case .continueExpected: enqueue(c, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                case .continueExpected:
+                    // Only once every earlier answer is out: a 100 must not jump the queue.
+                    if c.outstanding { c.continueOwed = true } else { enqueue(c, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
                 case let .request(r):
+                    c.continueOwed = false
                     c.pending.append(r)
+                    c.pendingBytes += r.body.count
                     c.requestStarted = c.parser.inRequest ? now : nil
                 }
+                guard alive(c) else { return }
             } catch {
-                let type = [411: "length_required", 413: "payload_too_large", 414: "uri_too_long", 431: "headers_too_large",
-                            505: "http_version_not_supported"][error.status] ?? "invalid_request"
+                let type = [411: "length_required", 413: "payload_too_large", 414: "uri_too_long", 417: "expectation_failed",
+                            431: "headers_too_large", 505: "http_version_not_supported"][error.status] ?? "invalid_request"
                 let response = HTTPResponse.error(error.status, type: type, message: error.message)
                 log("http.parse_error status=\(error.status) remote=\(c.remote) message=\(error.message)")
                 // Answer after what is already queued, then close: the stream can't be trusted.
                 c.parseError = response
                 c.readClosed = true
-                return
+                c.lingerOnClose = true
+                c.continueOwed = false
+                break
             }
         }
+        account(c)
     }
 
-    private func dispatchNext(_ c: Connection) {
+    // MARK: answering
+
+    private func dispatchNext(_ c: Connection, now: Double) {
         // One request at a time per connection (pipelined answers stay in order), and none while
-        // a megabyte of earlier answers is still unsent.
-        guard !c.processing, c.output.count - c.outputOffset < 1 << 20 else { return }
-        guard !c.pending.isEmpty else {
-            if var resp = c.parseError {
-                c.parseError = nil
-                resp.headers.append(("X-Request-Id", "-"))
-                c.closeAfterWrite = true
-                enqueue(c, resp.serialized(keepAlive: false))  // closes once written
+        // a megabyte of earlier answers is still unsent. Inline routes are answered here, a
+        // bounded number per iteration.
+        guard !c.processing, !c.pending.isEmpty || c.parseError != nil || c.continueOwed || c.finSeen else { return }
+        var inline = 0
+        while alive(c), !c.processing, c.output.count - c.outputOffset < 1 << 20 {
+            guard let request = c.pending.first else {
+                if var resp = c.parseError {
+                    c.parseError = nil
+                    resp.headers.append(("X-Request-Id", Self.requestID(nil)))
+                    c.closeAfterWrite = true
+                    enqueue(c, resp.serialized(keepAlive: false))  // closes once written
+                } else if c.continueOwed, c.parser.currentHead != nil {
+                    c.continueOwed = false
+                    enqueue(c, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                } else if c.finSeen && c.readClosed && !c.outputPending {
+                    closeConnection(c)   // a half-closed client has all its answers
+                }
+                return
+            }
+            let isInline = inlineHandler != nil && inlinePaths.contains(request.path)
+            if isInline && inline >= Self.inlinePerIteration { moreWork = true; return }
+            c.pending.removeFirst()
+            c.pendingBytes -= request.body.count
+            let ctx = HTTPRequestContext(remoteAddress: c.remote)
+            if isInline, let inlineHandler {
+                inline += 1
+                account(c)
+                let response = inlineHandler(request, ctx)
+                respond(c, request: request, response: response, draining: lock.withLock { stopRequested }, now: now)
+                continue
+            }
+            c.processing = true
+            c.processingVersion = request.version
+            c.context = ctx
+            let id = c.id
+            let bytes = request.body.count
+            inFlightBytes += bytes
+            account(c)
+            let draining = lock.withLock { stopRequested }
+            let handler = self.handler
+            workers.async { [self] in
+                let response = handler(request, ctx)
+                let keepAlive = Self.keepAlive(request, response, draining: draining)
+                // Everything the loop needs travels in one record, published at once (a HEAD's
+                // flag recorded after publishing could be missed, or applied to the next answer).
+                let done = Completed(id: id, response: response, keepAlive: keepAlive, headOnly: request.method == "HEAD", requestBytes: bytes)
+                lock.withLock { completed.append(done) }
+                poke()
             }
             return
         }
-        let request = c.pending.removeFirst()
-        c.processing = true
-        let ctx = HTTPRequestContext(remoteAddress: c.remote)
-        c.context = ctx
-        let id = c.id
-        let draining = lock.withLock { stopRequested }
-        let handler = self.handler
-        workers.async { [self] in
-            let response = handler(request, ctx)
-            let keepAlive = request.keepAlive && !draining && response.header("connection")?.lowercased() != "close"
-            let bytes = (response, keepAlive, request.method == "HEAD")
-            lock.withLock { completed.append((id, bytes.0, bytes.1)) }
-            if bytes.2 { lock.withLock { headOnly.insert(id) } }
-            poke()
-        }
     }
-    private var headOnly = Set<Int>()
+
+    static func keepAlive(_ request: HTTPRequest, _ response: HTTPResponse, draining: Bool) -> Bool {
+        request.keepAlive && !draining && response.header("connection")?.lowercased() != "close"
+    }
+
+    private func respond(_ c: Connection, request: HTTPRequest, response: HTTPResponse, draining: Bool, now: Double) {
+        let keep = Self.keepAlive(request, response, draining: draining)
+        c.lastActivity = now
+        if !keep { stopAfter(c) }
+        enqueue(c, response.serialized(keepAlive: keep, headOnly: request.method == "HEAD"))  // closes once written if !keep
+    }
+
+    /// The answer being written is the last one on this connection.
+    private func stopAfter(_ c: Connection) {
+        c.closeAfterWrite = true
+        c.readClosed = true
+        c.pending.removeAll()
+        c.pendingBytes = 0
+        c.parseError = nil
+        c.continueOwed = false
+        account(c)
+    }
 
     private func deliverCompleted(now: Double) {
-        let done: [(id: Int, response: HTTPResponse, keepAlive: Bool)] = lock.withLock { defer { completed = [] }; return completed }
+        let done: [Completed] = lock.withLock { defer { completed = [] }; return completed }
+        let stopping = lock.withLock { stopRequested }
         for d in done {
-            let head = lock.withLock { headOnly.remove(d.id) != nil }
+            inFlightBytes -= d.requestBytes
+            publishBuffered()
             guard let c = connections[d.id] else { continue }
-            let stopping = lock.withLock { stopRequested }
             let keep = d.keepAlive && !stopping
             c.processing = false
             c.context = nil
             c.lastActivity = now
-            if !keep { c.closeAfterWrite = true; c.pending.removeAll(); c.parseError = nil }
-            enqueue(c, d.response.serialized(keepAlive: keep, headOnly: head))  // closes once written if !keep
+            if !keep { stopAfter(c) }
+            enqueue(c, d.response.serialized(keepAlive: keep, headOnly: d.headOnly))  // closes once written if !keep
         }
     }
 
@@ -335,9 +649,12 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func flush(_ c: Connection, now: Double) {
+        var sends = 0
         while c.outputOffset < c.output.count {
+            if sends == Self.sendsPerIteration { return }   // the rest next iteration (POLLOUT)
+            sends += 1
             let n = c.output.withUnsafeBytes { p in
-                send(c.fd, p.baseAddress! + c.outputOffset, p.count - c.outputOffset, Int32(MSG_NOSIGNAL))
+                send(c.fd, p.baseAddress.map { $0 + c.outputOffset }, p.count - c.outputOffset, Int32(MSG_NOSIGNAL))
             }
             if n > 0 { c.outputOffset += n; c.writeStalledSince = nil; continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -350,39 +667,53 @@ public final class HTTPServer: @unchecked Sendable {
             return
         }
         c.writeStalledSince = nil
-        if c.closeAfterWrite && !c.processing { closeConnection(c) }
+        if c.output.capacity > 32 * 1024 { c.output = []; c.outputOffset = 0 }   // give a large answer's storage back
+        if c.closeAfterWrite && !c.processing {
+            closeConnection(c, linger: !c.finSeen && (c.lingerOnClose || c.parser.bufferedBytes > 0))
+            return
+        }
+        if c.finSeen && c.readClosed && !c.outstanding { closeConnection(c) }   // half-closed: all answered
     }
 
     private func checkTimeouts(_ c: Connection, now: Double, draining: Bool) {
-        guard connections[c.id] != nil else { return }
+        guard alive(c) else { return }
         if let since = c.writeStalledSince, now - since > config.writeTimeout {
             log("http.write_timeout remote=\(c.remote)")
             c.context?.cancel()
             closeConnection(c)
             return
         }
-        if c.parser.inRequest, !c.processing, let started = c.requestStarted, now - started > config.readTimeout {
+        if c.parser.inRequest, !c.readClosed, !c.outstanding, let started = c.requestStarted, now - started > config.readTimeout {
             log("http.read_timeout remote=\(c.remote)")
-            c.pending.removeAll()
-            c.closeAfterWrite = true
-            enqueue(c, HTTPResponse.error(408, type: "timeout", message: "the request was not received within \(config.readTimeout) s")
-                .serialized(keepAlive: false))
-            if connections[c.id] != nil { closeConnection(c) }
+            var r = HTTPResponse.error(408, type: "timeout", message: "the request was not received within \(config.readTimeout) s")
+            r.headers.append(("X-Request-Id", Self.requestID(c.parser.currentHead)))
+            stopAfter(c)
+            enqueue(c, r.serialized(keepAlive: false))
+            if alive(c) { closeConnection(c, linger: true) }
             return
         }
         if c.idle && (now - c.lastActivity > config.idleTimeout || draining) { closeConnection(c) }
     }
 
-    private func closeConnection(_ c: Connection) {
-        guard connections.removeValue(forKey: c.id) != nil else { return }
+    private func closeConnection(_ c: Connection, linger: Bool = false) {
+        guard !c.closed else { return }
+        c.closed = true
+        connections.removeValue(forKey: c.id)
         connectionCount.withLock { $0 = connections.count }
         if c.processing { c.context?.cancel() }
-        close(c.fd)
+        if linger { lingerClose(c.fd, now: Self.now()) } else { close(c.fd) }
+        account(c)
     }
 
     /// Open connections (for tests and metrics).
     public var openConnections: Int { connectionCount.withLock { $0 } }
     private let connectionCount = LockedInt()
+    /// Request bytes held now across all connections (heads, bodies, queued and running requests).
+    public var bufferedRequestBytes: Int { bufferedCounter.withLock { $0 } }
+    /// The most `bufferedRequestBytes` has been since start.
+    public var peakBufferedRequestBytes: Int { peakCounter.withLock { $0 } }
+    private let bufferedCounter = LockedInt()
+    private let peakCounter = LockedInt()
 }
 
 final class LockedInt: @unchecked Sendable {

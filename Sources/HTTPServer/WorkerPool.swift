@@ -16,6 +16,12 @@ final class WorkerPool: @unchecked Sendable {
     private var head = 0
     private var stopping = false
     private var threads: [Thread] = []
+    private static let noop: @Sendable () -> Void = {}
+
+    /// Items queued and not yet taken by a thread (for tests).
+    var queued: Int { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return work.count - head }
+    /// Slots the queue's storage holds, taken ones included (for tests: must stay bounded).
+    var slots: Int { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return work.count }
 
     init(threads count: Int, name: String) {
         pthread_mutex_init(&mutex, nil)
@@ -55,8 +61,12 @@ final class WorkerPool: @unchecked Sendable {
             while head == work.count && !stopping { pthread_cond_wait(&cond, &mutex) }
             if head == work.count && stopping { pthread_mutex_unlock(&mutex); return }
             let item = work[head]
+            // Release the slot at once: a finished item must not keep what it captured (a
+            // request body) alive. Compact once the taken prefix is at least half the queue.
+            work[head] = Self.noop
             head += 1
-            if head > 1024 && head * 2 > work.count { work.removeFirst(head); head = 0 }
+            if head == work.count { work.removeAll(keepingCapacity: work.capacity <= 4096); head = 0 }
+            else if head >= 64 && head * 2 >= work.count { work.removeFirst(head); head = 0 }
             pthread_mutex_unlock(&mutex)
             item()
         }

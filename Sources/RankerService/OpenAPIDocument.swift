@@ -19,6 +19,11 @@ info:
     `0.25`; any other value is a 400 naming the header). Integer fields accept magnitudes up to
     2^53 (9007199254740992), beyond which JSON numbers lose integers; a larger one is a 422.
 
+    HTTP/1.1 as RFC 9112 has it: exactly one `Host` (400 otherwise), absolute-form targets
+    routed by their path, `Expect: 100-continue` honoured and any other expectation 417, chunked
+    bodies with strict chunk sizes. Past the connection cap or the server's budget of buffered
+    request bytes the answer is 503 with `Retry-After`, and the connection closes.
+
     Truncation is per input, as the reference with batch_size=1: a result never depends on what
     else was sent.
   license:
@@ -244,6 +249,7 @@ x-error-responses: &errors
   '413': {$ref: '#/components/responses/Error'}
   '414': {$ref: '#/components/responses/Error'}
   '415': {$ref: '#/components/responses/Error'}
+  '417': {$ref: '#/components/responses/Error'}
   '422': {$ref: '#/components/responses/Error'}
   '429': {$ref: '#/components/responses/Error'}
   '431': {$ref: '#/components/responses/Error'}

@@ -60,6 +60,15 @@ public final class RankerHTTPApp: @unchecked Sendable {
     }
 
     static let getRoutes = ["/health", "/ready", "/metrics", "/info", "/openapi.yaml"]
+    /// Answered on the server's event loop, never behind inference: their work is a few short
+    /// locks (the app's state, the metrics, the engine's gauges), none held across a forward pass.
+    public static let inlinePaths: Set<String> = ["/health", "/ready", "/metrics"]
+
+    /// Registers `inlinePaths` with `server` (before `server.start()`), so that a kubelet's probe
+    /// answers at once however many requests hold the handler threads.
+    public func answerProbesInline(on server: HTTPServer) {
+        server.answerInline(paths: Self.inlinePaths) { [self] in handle($0, $1) }
+    }
     static let postRoutes = Dictionary(uniqueKeysWithValues: RankerService.Route.allCases.map { ($0.rawValue, $0) })
 
     public func handle(_ request: HTTPRequest, _ http: HTTPRequestContext) -> HTTPResponse {

@@ -45,7 +45,7 @@ import Testing
     @Test("pipelined requests come out in order; keep-alive rules")
     func pipelining() {
         let get = Array("GET /health HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
-        let close = Array("GET /ready HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)
+        let close = Array("GET /ready HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".utf8)
         let old = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
         let (events, err) = parse(get + post + chunked + close + old)
         let rs = requests(events)
@@ -56,7 +56,7 @@ import Testing
 
     @Test("Expect: 100-continue asks for the body first")
     func expectContinue() {
-        let head = Array("POST /rank HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".utf8)
+        let head = Array("POST /rank HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".utf8)
         let (events, _) = parse(head)
         #expect(events == [.continueExpected])
         let (all, _) = parse(head + Array("{}".utf8), cuts: [head.count])
@@ -104,7 +104,7 @@ import Testing
         #expect(parse(Array(("GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 300)).utf8), limits: l).1?.status == 431)
         let many = (0..<6).map { "H\($0): v\r\n" }.joined()
         #expect(parse(Array(("GET / HTTP/1.1\r\n" + many + "\r\n").utf8), limits: l).1?.status == 431)
-        #expect(parse(Array("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n".utf8), limits: l).1?.status == 413)
+        #expect(parse(Array("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n".utf8), limits: l).1?.status == 413)
         #expect(parse(Array("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n".utf8), limits: l).1?.status == 413)
     }
 

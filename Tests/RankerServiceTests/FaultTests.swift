@@ -9,7 +9,48 @@ import Glibc
 
 /// Hostile and broken clients against the live server (issue 8's fault tests).
 @Suite(.serialized) struct FaultTests {
-    static func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+    /// A port for a server process: below the kernel's ephemeral range (32768 and up), where the
+    /// thousands of client sockets the suites open take their local ports, and free of listeners
+    /// when chosen (20000 + pid % 20000 landed in that range half the time, and failed to bind
+    /// when a client socket of this process held the port).
+    static func freePort(_ salt: Int) -> Int {
+        for k in 0..<200 {
+            let port = 20000 + (Int(getpid()) * 7 + salt * 997 + k * 131) % 12000
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+            close(fd)
+            if ok { return port }
+        }
+        return 20000 + Int(getpid() % 12000) + salt
+    }
+
+    /// Descriptors in this process that are sockets bound to `port` on this side: the server's
+    /// listener and its connections, and none of the sockets other suites running beside this
+    /// one open (the whole-process count moves with them).
+    static func serverSockets(port: Int) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        var n = 0
+        for name in names {
+            guard let fd = Int32(name) else { continue }
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK else { continue }
+            var addr = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) == 0 } }
+            guard ok else { continue }
+            let local: UInt16 = addr.ss_family == sa_family_t(AF_INET6)
+                ? withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) } }
+                : withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) } }
+            if Int(local) == port { n += 1 }
+        }
+        return n
+    }
     static func rssKB() -> Int {
         let s = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         let line = s.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
@@ -22,7 +63,7 @@ import Glibc
         let body = #"{"input":"q","candidates":["a","b","c","d"]}"#
         for _ in 0..<20 {
             let c = try RawHTTPClient(port: live.port)
-            c.send("POST /rank HTTP/1.1\r\nContent-Length: 200\r\n\r\n{\"input\":")   // mid-body, then gone
+            c.send("POST /rank HTTP/1.1\r\nHost: a\r\nContent-Length: 200\r\n\r\n{\"input\":")   // mid-body, then gone
         }
         for _ in 0..<10 {
             let c = try RawHTTPClient(port: live.port)
@@ -61,9 +102,13 @@ import Glibc
         let idle = try (0..<1000).map { _ in try RawHTTPClient(port: live.port) }
         Thread.sleep(forTimeInterval: 0.3)
         #expect(live.server.openConnections >= 1000)
-        let during = try latency()
         // What must not happen is latency that grows with the number of idle connections
         // (a thread per connection, or a per-connection scan that costs more than the request).
+        // Such growth shows in every round; a burst of CPU from a suite running beside this one
+        // shows in one, so a round that misses is measured again (at most three in all).
+        var during = try latency()
+        for _ in 0..<2 where during >= before * 3 + 0.005 { during = min(during, try latency()) }
+        print("fastest /compare: \(before * 1000) ms, with 1000 idle connections \(during * 1000) ms")
         #expect(during < before * 3 + 0.005, "fastest latency \(during) s with 1000 idle connections vs \(before) s")
         withExtendedLifetime(idle) {}
     }
@@ -74,17 +119,18 @@ import Glibc
         func burst(_ n: Int) throws {
             for _ in 0..<n {
                 let c = try RawHTTPClient(port: live.port)
-                c.send("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+                c.send("GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
                 _ = c.read()
             }
         }
         try burst(500)  // warm up allocators
         Thread.sleep(forTimeInterval: 0.2)
-        let fds = Self.openDescriptors(), rss = Self.rssKB()
+        let fds = Self.serverSockets(port: live.port), rss = Self.rssKB()
         try burst(10_000)
         Thread.sleep(forTimeInterval: 0.3)
         #expect(live.server.openConnections == 0)
-        #expect(Self.openDescriptors() <= fds + 2, "descriptors \(fds) -> \(Self.openDescriptors())")
+        #expect(fds >= 1, "the listener is found")
+        #expect(Self.serverSockets(port: live.port) <= fds + 1, "server sockets \(fds) -> \(Self.serverSockets(port: live.port))")
         #expect(Self.rssKB() < rss + 20_000, "RSS \(rss) KB -> \(Self.rssKB()) KB")
     }
 
@@ -110,17 +156,24 @@ import Glibc
         #expect(other.read()?.status == 200)
     }
 
-    @Test("past the connection cap new connections wait in the backlog until one closes")
+    @Test("past the connection cap a new client is answered 503 with Retry-After at once, and served once one closes")
     func connectionCap() throws {
         var config = ServerConfig()
         config.maxConnections = 2
         let live = try LiveServerTests.Live(config: config)
         var idle: [RawHTTPClient] = try (0..<2).map { _ in try RawHTTPClient(port: live.port) }
         Thread.sleep(forTimeInterval: 0.2)
-        let waiting = try RawHTTPClient(port: live.port, timeout: 0.5)
-        waiting.send(RawHTTPClient.request("GET", "/health"))
-        #expect(waiting.read() == nil, "not served while two connections are open")
+        let refused = try RawHTTPClient(port: live.port, timeout: 5)
+        let start = Date()
+        refused.send(RawHTTPClient.request("GET", "/health"))
+        let r = refused.read()
+        #expect(r?.status == 503, "refused, not left waiting")
+        #expect(r?.headers["retry-after"] == "1")
+        #expect(r?.headers["x-request-id"]?.isEmpty == false)
+        #expect(refused.closedByServer())
+        #expect(Date().timeIntervalSince(start) < 2)
         idle.removeAll()
+        Thread.sleep(forTimeInterval: 0.2)
         let after = try RawHTTPClient(port: live.port, timeout: 5)
         after.send(RawHTTPClient.request("GET", "/health"))
         #expect(after.read()?.status == 200)
@@ -128,7 +181,7 @@ import Glibc
 
     @Test("out of descriptors (EMFILE), the server keeps running and serves again once they free up")
     func emfile() throws {
-        let port = 20000 + Int(getpid() % 20000) + 11
+        let port = Self.freePort(11)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", "ulimit -n 48; exec \"$0\" serve --model \"$1\" --port \"$2\"", Support.executable, Support.modelDir, String(port)]
@@ -164,7 +217,7 @@ import Glibc
         }
         let weights = try Data(contentsOf: URL(fileURLWithPath: Support.modelDir + "/model.safetensors"))
         try weights.prefix(weights.count / 2).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
-        let port = 20000 + Int(getpid() % 20000) + 7
+        let port = Self.freePort(7)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.executable)
         p.arguments = ["serve", "--model", dir, "--port", String(port)]

@@ -22,6 +22,7 @@ import Testing
             c.port = 0
             let app = self.app
             server = HTTPServer(config: c, handler: { app.handle($0, $1) })
+            app.answerProbesInline(on: server)
             try server.start()
         }
         deinit { server.stop() }
@@ -161,7 +162,7 @@ import Testing
         #expect(old.read()?.status == 200)
         #expect(old.closedByServer())
         let cont = try RawHTTPClient(port: Self.live.port)
-        cont.send("POST /tokenize HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 15\r\n\r\n")
+        cont.send("POST /tokenize HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 15\r\n\r\n")
         #expect(cont.read()?.status == 100)
         cont.send(#"{"text":"abc"}"# + " ")
         #expect(cont.read()?.status == 200)
@@ -230,7 +231,7 @@ import Testing
 @Suite struct DrainTests {
     @Test("SIGTERM during requests: all answered, /ready 503 while draining, exit 0")
     func sigterm() throws {
-        let port = 20000 + Int(getpid() % 20000)
+        let port = FaultTests.freePort(0)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.executable)
         // A drain timeout long enough for sanitizer builds, which run many times slower.
