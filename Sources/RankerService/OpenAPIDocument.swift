@@ -14,7 +14,8 @@ info:
     Every POST body is JSON (`application/json`; curl's default form type and `text/plain` are
     read as JSON too). Every response carries `X-Request-Id` (echoed when sent) and the timing
     headers `x-queue-time` and `x-inference-time` (milliseconds). Errors are
-    `{"error": {"type", "message"}}` with a message naming the field. A request may lower the
+    `{"error": {"type", "message"}, "detail": message}` with a message naming the field (`detail`
+    repeats the message for clients that read FastAPI's shape, such as Jina's). A request may lower the
     server's deadline with `X-Request-Timeout` (seconds, a positive decimal number such as `5` or
     `0.25`; any other value is a 400 naming the header). Integer fields accept magnitudes up to
     2^53 (9007199254740992), beyond which JSON numbers lose integers; a larger one is a 422.
@@ -30,7 +31,16 @@ components:
     bearer:
       type: http
       scheme: bearer
-      description: "Required on the inference routes and /info when the server runs with --api-key (`Authorization: Bearer <key>`; the scheme in any case)."
+      description: "With --api-key, the inference routes and /info need the key in one of three forms: this one (`Authorization: Bearer <key>`; the scheme in any case), basic or apiKey."
+    basic:
+      type: http
+      scheme: basic
+      description: "The key as the HTTP Basic password with any user name (`Authorization: Basic base64(user:<key>)`), so a URL such as `http://:<key>@host:8080/get_reward` works with requests and aiohttp (OpenRLHF's reward client)."
+    apiKey:
+      type: apiKey
+      in: header
+      name: X-API-Key
+      description: "The key in an X-API-Key header."
   headers:
     X-Request-Id:
       description: The request id (the client's X-Request-Id when it sent a short printable one).
@@ -44,8 +54,9 @@ components:
   schemas:
     Error:
       type: object
-      required: [error]
+      required: [error, detail]
       properties:
+        detail: {type: string, description: "The same text as error.message (Jina and other FastAPI-style clients read it)."}
         error:
           type: object
           required: [type, message]
@@ -56,7 +67,7 @@ components:
                      unsupported_media_type, validation, overloaded, headers_too_large, timeout, unavailable, internal,
                      uri_too_long, http_version_not_supported]
             message: {type: string}
-      example: {"error": {"type": "validation", "message": "candidates: must not be empty"}}
+      example: {"error": {"type": "validation", "message": "candidates: must not be empty"}, "detail": "candidates: must not be empty"}
     Usage:
       type: object
       required: [pairs, tokens, truncated]
@@ -253,7 +264,7 @@ paths:
     post:
       operationId: compare
       summary: Compare two candidates per input (Blender.compare).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -274,7 +285,7 @@ paths:
     post:
       operationId: rank
       summary: Rank candidates per input (Blender.rank, bubble best-of-n, rank_with_ref).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -292,7 +303,7 @@ paths:
     post:
       operationId: rerank
       summary: Cohere v1 / Jina rerank shape.
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -310,7 +321,7 @@ paths:
     post:
       operationId: rerankV1
       summary: Cohere v1 / Jina rerank shape (same as /rerank).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -328,7 +339,7 @@ paths:
     post:
       operationId: rerankV2
       summary: Cohere v2 rerank shape (no documents in results).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -346,7 +357,7 @@ paths:
     post:
       operationId: getReward
       summary: OpenRLHF remote reward model.
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -364,7 +375,7 @@ paths:
     post:
       operationId: tokenize
       summary: Reference tokenizer ids for a text, or the assembled pair sequence for debugging truncation.
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -420,7 +431,7 @@ paths:
         `openblas.gemm_rows` is `batch` where the loaded OpenBLAS kernels give a row the same result
         whatever shares its GEMM (the AVX-512 kernel families), else `per-sequence` (one GEMM per
         sequence, so a pair's logits never depend on the batch it ran in).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       responses:
         '200':
           description: Server and model facts.
