@@ -82,7 +82,8 @@ public struct HTTPResponse: Sendable {
             default: escaped.unicodeScalars.append(u)
             }
         }
-        let body = "{\"error\":{\"type\":\"\(type)\",\"message\":\"\(escaped)\"}}"
+        // `detail` repeats the message, as the service's own errors do (RankerService.APIError).
+        let body = "{\"error\":{\"type\":\"\(type)\",\"message\":\"\(escaped)\"},\"detail\":\"\(escaped)\"}"
         return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
     }
 

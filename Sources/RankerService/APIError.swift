@@ -1,5 +1,7 @@
 /// Every failure a client can see, and the one table that maps it to a status and a type
-/// (design.md §2 habit 10). The body is always {"error": {"type": ..., "message": ...}}.
+/// (design.md §2 habit 10). The body is always {"error": {"type": ..., "message": ...},
+/// "detail": message}: `detail` repeats the message for clients that read FastAPI's shape
+/// (Jina's clients raise KeyError without it).
 public struct APIError: Error, Equatable, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case malformed          // 400: not JSON, wrong types
@@ -49,7 +51,8 @@ public struct APIError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 
     public var body: JSON {
-        .object([("error", .object([("type", .string(status.type)), ("message", .string(message))]))])
+        .object([("error", .object([("type", .string(status.type)), ("message", .string(message))])),
+                 ("detail", .string(message))])
     }
 
     static func field(_ name: String, _ problem: String) -> APIError { APIError(.malformed, "\(name): \(problem)") }

@@ -14,7 +14,8 @@ info:
     Every POST body is JSON (`application/json`; curl's default form type and `text/plain` are
     read as JSON too). Every response carries `X-Request-Id` (echoed when sent) and the timing
     headers `x-queue-time` and `x-inference-time` (milliseconds). Errors are
-    `{"error": {"type", "message"}}` with a message naming the field. A request may lower the
+    `{"error": {"type", "message"}, "detail": message}` with a message naming the field (`detail`
+    repeats the message for clients that read FastAPI's shape, such as Jina's). A request may lower the
     server's deadline with `X-Request-Timeout` (seconds, a positive decimal number such as `5` or
     `0.25`; any other value is a 400 naming the header). Integer fields accept magnitudes up to
     2^53 (9007199254740992), beyond which JSON numbers lose integers; a larger one is a 422.
@@ -35,7 +36,16 @@ components:
     bearer:
       type: http
       scheme: bearer
-      description: "Required on the inference routes and /info when the server runs with --api-key (`Authorization: Bearer <key>`; the scheme in any case)."
+      description: "With --api-key, the inference routes and /info need the key in one of three forms: this one (`Authorization: Bearer <key>`; the scheme in any case), basic or apiKey."
+    basic:
+      type: http
+      scheme: basic
+      description: "The key as the HTTP Basic password with any user name (`Authorization: Basic base64(user:<key>)`), so a URL such as `http://:<key>@host:8080/get_reward` works with requests and aiohttp (OpenRLHF's reward client)."
+    apiKey:
+      type: apiKey
+      in: header
+      name: X-API-Key
+      description: "The key in an X-API-Key header."
   headers:
     X-Request-Id:
       description: The request id (the client's X-Request-Id when it sent a short printable one).
@@ -49,8 +59,9 @@ components:
   schemas:
     Error:
       type: object
-      required: [error]
+      required: [error, detail]
       properties:
+        detail: {type: string, description: "The same text as error.message (Jina and other FastAPI-style clients read it)."}
         error:
           type: object
           required: [type, message]
@@ -61,7 +72,7 @@ components:
                      unsupported_media_type, validation, overloaded, headers_too_large, timeout, unavailable, internal,
                      uri_too_long, http_version_not_supported]
             message: {type: string}
-      example: {"error": {"type": "validation", "message": "candidates: must not be empty"}}
+      example: {"error": {"type": "validation", "message": "candidates: must not be empty"}, "detail": "candidates: must not be empty"}
     Usage:
       type: object
       required: [pairs, tokens, truncated]
@@ -126,11 +137,12 @@ components:
               type: array
             mode:
               type: string
-              enum: [full, bubble, ref]
+              enum: [full, bubble, ref, sort]
               default: full
-              description: "full: all N(N-1) ordered pairs, score_i = mean_j(M[i,j] - M[j,i]), ranks 1 = best with ties sharing the lowest rank; bubble: best-of-n in 2(N-1) passes; ref: each candidate against a reference (rank_with_ref)."
+              description: "full: all N(N-1) ordered pairs, score_i = mean_j(M[i,j] - M[j,i]), ranks 1 = best with ties sharing the lowest rank; bubble: best-of-n in 2(N-1) passes; ref: each candidate against a reference (rank_with_ref); sort: a seeded quicksort with the two-order compare as comparator, about 1.4·N·log2(N) comparisons (two passes each) in about 2·log2(N) rounds, up to 1000 candidates per input (full, bubble and ref take up to 32). A sort may spend at most 2·(⌈2·N·ln N⌉ + N) passes (with top_n = k: 2·(4·N + ⌈2·k·ln(k+1)⌉)), never more than N(N-1); that budget is what is admitted and checked against the per-request pair limit, and a sort that would pass it is a 422."
             return_scores: {type: boolean, default: true}
-            seed: {type: integer, minimum: 0, maximum: 9007199254740992, description: "bubble: start-order seed (random when absent; echoed)."}
+            seed: {type: integer, minimum: 0, maximum: 9007199254740992, description: "bubble, sort: start-order seed (random when absent; echoed)."}
+            top_n: {type: integer, minimum: 1, description: "sort only: order just the best top_n (quickselect); the others get rank top_n + 1."}
             ref_mode: {type: string, enum: [longest, shortest, median_length, first, last], default: longest}
             reference: {type: [string, "null"], description: "ref, single form: an explicit reference text."}
             references: {type: [array, "null"], items: {type: [string, "null"]}, description: "ref, list form: one per input."}
@@ -142,14 +154,26 @@ components:
       required: [usage]
       properties:
         ranks: {type: array, description: "Ranks (1 = best) per candidate; a list per input in the list form."}
-        scores: {type: array, description: "Scores (higher is better); float64 in ref mode."}
+        scores: {type: array, description: "Scores (higher is better); float64 in ref mode; sort: each candidate's mean two-order logit over the comparisons it took part in (loosely comparable)."}
         references: {description: "ref mode: the index of the reference candidate, null for an explicit reference."}
         best: {description: "bubble: index of the best candidate (a list in the list form)."}
-        order: {type: array, description: "bubble: [best] + losers in elimination order."}
-        seed: {type: integer, minimum: 0, maximum: 9007199254740992, description: "bubble: the seed used (written as an integer)."}
+        order: {type: array, description: "bubble: [best] + losers in elimination order; sort: candidate indices best first (with top_n, only the first top_n are in order)."}
+        seed: {type: integer, minimum: 0, maximum: 9007199254740992, description: "bubble, sort: the seed used (written as an integer)."}
         usage: {$ref: '#/components/schemas/Usage'}
       example: {"ranks": [1, 2, 1], "scores": [0.5, -1.0, 0.5], "usage": {"pairs": 6, "tokens": 90, "truncated": 0}}
     RerankRequest:
+      description: |
+        Which body gets which answer: a body with `documents` is the Cohere (v1, v2) / Jina shape
+        and gets RerankResponse; a body with `texts` and no `documents` is Text Embeddings
+        Inference's and gets TEIRerankResponse (a bare list), on any of the three rerank routes.
+        Up to 32 documents the full comparison matrix ranks them (the scores of /rank mode full);
+        33 to 1000 documents are ranked by /rank's mode sort (seed `seed`, default 0, so a request
+        is reproducible; with `top_n`, only the best top_n are sorted), whose scores are made
+        non-increasing along the order.
+      oneOf:
+        - $ref: '#/components/schemas/CohereRerankRequest'
+        - $ref: '#/components/schemas/TEIRerankRequest'
+    CohereRerankRequest:
       type: object
       required: [query, documents]
       properties:
@@ -157,22 +181,48 @@ components:
         documents:
           type: array
           minItems: 1
+          maxItems: 1000
+          description: "Strings, or objects: an object is ranked on its text field, or on rank_fields, and comes back whole (as sent) in document."
           items:
             anyOf:
               - {type: string}
-              - {type: object, required: [text], properties: {text: {type: string}}}
-        top_n: {type: integer, minimum: 1}
-        return_documents: {type: boolean, default: true, description: "/v1/rerank and /rerank only."}
+              - {type: object}
+        rank_fields:
+          type: array
+          minItems: 1
+          items: {type: string}
+          description: "Object documents are ranked on these fields, joined as one 'field: value' line per field in this order (separated by a newline); a field a document lacks is skipped, a document with none of them is a 422, a non-string value is a 422. String documents are ranked as they are."
+        top_n: {type: integer, minimum: 1, description: "Return the best top_n (more than the documents: all of them)."}
+        return_documents: {type: boolean, description: "Default true on /rerank and /v1/rerank (Jina, Cohere v1), false on /v2/rerank."}
         raw_scores: {type: boolean, default: false, description: "relevance_score is the sigmoid of the rank score unless set."}
-        model: {type: string, description: "Accepted and ignored."}
+        model: {type: string, description: "Echoed in the response; the served model is the one the server loaded."}
+        max_tokens_per_doc: {type: integer, minimum: 3, description: "Cohere v2: each document's token budget, its special tokens included; it sets candidate_max_length (capped at the model's limit, so Cohere's default 4096 means the model's own truncation). Not together with candidate_max_length."}
+        max_chunks_per_doc: {description: "Not supported (documents are truncated, never chunked): any value is a 422."}
+        priority: {type: integer, enum: [0], description: "Only 0 (requests are served in arrival order); another value is a 422."}
+        seed: {type: integer, minimum: 0, maximum: 9007199254740992, default: 0, description: "Start-order seed of the sort (over 32 documents)."}
         source_max_length: {type: integer}
         candidate_max_length: {type: integer}
       example: {"query": "What is 2+2?", "documents": ["4", "5"], "top_n": 1}
+    TEIRerankRequest:
+      type: object
+      required: [query, texts]
+      properties:
+        query: {type: string}
+        texts: {type: array, minItems: 1, maxItems: 1000, items: {type: string}}
+        raw_scores: {type: boolean, default: false, description: "score is the sigmoid of the rank score unless set."}
+        return_text: {type: boolean, default: false, description: "Include each text in its result."}
+        truncate: {type: [boolean, "null"], default: true, description: "false: an input longer than its token budget is a 422 naming it (as TEI); true or absent: truncated, as the model does."}
+        truncation_direction: {type: string, enum: [Right, right], description: "Right (the model keeps each text's first tokens). Left is a 422: the model cannot honour it exactly."}
+        seed: {type: integer, minimum: 0, maximum: 9007199254740992, default: 0, description: "Start-order seed of the sort (over 32 texts)."}
+        source_max_length: {type: integer}
+        candidate_max_length: {type: integer}
+      example: {"query": "What is Deep Learning?", "texts": ["Deep Learning is ...", "Cheese is ..."], "return_text": true}
     RerankResponse:
       type: object
-      required: [id, results, meta]
+      required: [id, results, meta, usage]
       properties:
         id: {type: string}
+        model: {type: string, description: "The request's model, when it sent one."}
         results:
           type: array
           items:
@@ -181,9 +231,19 @@ components:
             properties:
               index: {type: integer}
               relevance_score: {type: number}
-              document: {type: object, properties: {text: {type: string}}}
+              document: {type: object, description: "The document as sent (a string as {text})."}
         meta: {type: object}
-        usage: {type: object, properties: {total_tokens: {type: integer}}}
+        usage: {type: object, properties: {total_tokens: {type: integer}, pairs: {type: integer, description: "Forward passes spent."}}}
+    TEIRerankResponse:
+      type: array
+      description: "TEI's answer, best first."
+      items:
+        type: object
+        required: [index, score]
+        properties:
+          index: {type: integer}
+          score: {type: number}
+          text: {type: string, description: "With return_text."}
     RewardRequest:
       type: object
       required: [query, labels]
@@ -260,7 +320,7 @@ paths:
     post:
       operationId: compare
       summary: Compare two candidates per input (Blender.compare).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -281,7 +341,7 @@ paths:
     post:
       operationId: rank
       summary: Rank candidates per input (Blender.rank, bubble best-of-n, rank_with_ref).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -298,8 +358,8 @@ paths:
   /rerank:
     post:
       operationId: rerank
-      summary: Cohere v1 / Jina rerank shape.
-      security: [{}, {bearer: []}]
+      summary: "Cohere v1 / Jina rerank shape, or TEI's for a body with texts (see RerankRequest)."
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -311,13 +371,16 @@ paths:
           headers: *timing
           content:
             application/json:
-              schema: {$ref: '#/components/schemas/RerankResponse'}
+              schema:
+                oneOf:
+                  - $ref: '#/components/schemas/RerankResponse'
+                  - $ref: '#/components/schemas/TEIRerankResponse'
         <<: *errors
   /v1/rerank:
     post:
       operationId: rerankV1
-      summary: Cohere v1 / Jina rerank shape (same as /rerank).
-      security: [{}, {bearer: []}]
+      summary: "Cohere v1 / Jina rerank shape (same as /rerank), or TEI's for a body with texts."
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -329,13 +392,16 @@ paths:
           headers: *timing
           content:
             application/json:
-              schema: {$ref: '#/components/schemas/RerankResponse'}
+              schema:
+                oneOf:
+                  - $ref: '#/components/schemas/RerankResponse'
+                  - $ref: '#/components/schemas/TEIRerankResponse'
         <<: *errors
   /v2/rerank:
     post:
       operationId: rerankV2
-      summary: Cohere v2 rerank shape (no documents in results).
-      security: [{}, {bearer: []}]
+      summary: "Cohere v2 rerank shape (no documents in results unless return_documents), or TEI's for a body with texts."
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -347,13 +413,16 @@ paths:
           headers: *timing
           content:
             application/json:
-              schema: {$ref: '#/components/schemas/RerankResponse'}
+              schema:
+                oneOf:
+                  - $ref: '#/components/schemas/RerankResponse'
+                  - $ref: '#/components/schemas/TEIRerankResponse'
         <<: *errors
   /get_reward:
     post:
       operationId: getReward
       summary: OpenRLHF remote reward model.
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -371,7 +440,7 @@ paths:
     post:
       operationId: tokenize
       summary: Reference tokenizer ids for a text, or the assembled pair sequence for debugging truncation.
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       requestBody:
         required: true
         content:
@@ -427,7 +496,7 @@ paths:
         `openblas.gemm_rows` is `batch` where the loaded OpenBLAS kernels give a row the same result
         whatever shares its GEMM (the AVX-512 kernel families), else `per-sequence` (one GEMM per
         sequence, so a pair's logits never depend on the batch it ran in).
-      security: [{}, {bearer: []}]
+      security: [{}, {bearer: []}, {basic: []}, {apiKey: []}]
       responses:
         '200':
           description: Server and model facts.

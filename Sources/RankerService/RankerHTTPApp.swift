@@ -5,7 +5,8 @@ import HTTPServer
 /// log line per request, metrics, readiness and draining. Maps every error through APIError.
 public final class RankerHTTPApp: @unchecked Sendable {
     public struct Settings: Sendable {
-        /// Bearer token required on the inference routes and /info; nil: no authentication.
+        /// API key required on the inference routes and /info (as a Bearer token, the Basic
+        /// password or X-API-Key); nil: no authentication.
         public var apiKey: String?
         /// Seconds a request may take before 504 (default; a request may lower it with the
         /// X-Request-Timeout header, in seconds).
@@ -156,19 +157,41 @@ public final class RankerHTTPApp: @unchecked Sendable {
             || t == "text/plain" || t == "*/*"
     }
 
+    /// The key is accepted in three places, each compared in constant time: `Authorization:
+    /// Bearer KEY`, `Authorization: Basic base64(user:KEY)` (any user; what requests and aiohttp
+    /// send for `http://:KEY@host/...`, so OpenRLHF's reward client can authenticate), and
+    /// `X-API-Key: KEY`. Every form present is checked (no early exit on the first mismatch).
     private func authorize(_ request: HTTPRequest) throws {
         guard let key = settings.apiKey else { return }
-        guard let given = Self.bearerToken(request.header("authorization") ?? ""),
-              Self.constantTimeEqual(given, Array(key.utf8)) else {
-            throw APIError(.unauthorized, "missing or wrong API key (send Authorization: Bearer <key>)")
+        let expected = Array(key.utf8)
+        let authorization = request.header("authorization") ?? ""
+        var ok = false
+        if let given = Self.bearerToken(authorization) { ok = Self.constantTimeEqual(given, expected) || ok }
+        if let given = Self.basicPassword(authorization) { ok = Self.constantTimeEqual(given, expected) || ok }
+        if let given = request.header("x-api-key") { ok = Self.constantTimeEqual(Array(given.utf8), expected) || ok }
+        guard ok else {
+            throw APIError(.unauthorized, "missing or wrong API key (send Authorization: Bearer <key>, Authorization: Basic with the key as password, or X-API-Key: <key>)")
         }
     }
 
     /// The credentials of `Bearer <token>`: the scheme in any case (RFC 9110 §11.1), then one or
     /// more spaces; nil for another scheme or none.
-    static func bearerToken(_ value: String) -> [UInt8]? {
+    static func bearerToken(_ value: String) -> [UInt8]? { credentials(value, scheme: "bearer") }
+
+    /// The password of `Basic base64(user:password)` (RFC 7617): the scheme in any case, one or
+    /// more spaces, then standard base64 (padding required, nothing after it). The user is
+    /// everything before the first colon and is ignored; nil when the value is not that shape.
+    static func basicPassword(_ value: String) -> [UInt8]? {
+        guard let token = credentials(value, scheme: "basic"), token.count % 4 == 0,
+              let decoded = Data(base64Encoded: Data(token)) else { return nil }
+        let bytes = Array(decoded)
+        guard let colon = bytes.firstIndex(of: 0x3A) else { return nil }
+        return Array(bytes[(colon + 1)...])
+    }
+
+    private static func credentials(_ value: String, scheme name: String) -> [UInt8]? {
         let bytes = Array(value.utf8)
-        let scheme = Array("bearer".utf8)
+        let scheme = Array(name.utf8)
         guard bytes.count > scheme.count, bytes[scheme.count] == 0x20 else { return nil }
         for (i, c) in scheme.enumerated() where bytes[i] | 0x20 != c { return nil }
         var start = scheme.count
@@ -195,7 +218,10 @@ public final class RankerHTTPApp: @unchecked Sendable {
         if e.kind == .methodNotAllowed {
             r.headers.append(("Allow", e.message.hasSuffix("GET") ? "GET, HEAD" : "POST"))
         }
-        if e.kind == .unauthorized { r.headers.append(("WWW-Authenticate", "Bearer")) }
+        if e.kind == .unauthorized {
+            r.headers.append(("WWW-Authenticate", "Bearer"))
+            r.headers.append(("WWW-Authenticate", #"Basic realm="pairranker""#))
+        }
         return r
     }
 

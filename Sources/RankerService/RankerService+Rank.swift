@@ -6,9 +6,15 @@ extension RankerService {
 
     func rank(_ f: RequestFields, context: RequestContext) throws -> JSON {
         let modeName = try f.string("mode") ?? "full"
-        guard ["full", "bubble", "ref"].contains(modeName) else {
-            throw APIError.invalid("mode", "unknown mode '\(modeName)' (expected full, bubble or ref)")
+        guard ["full", "bubble", "ref", "sort"].contains(modeName) else {
+            throw APIError.invalid("mode", "unknown mode '\(modeName)' (expected full, bubble, ref or sort)")
         }
+        let topN = try f.int("top_n")
+        if let t = topN {
+            guard modeName == "sort" else { throw APIError.invalid("top_n", "is only for mode sort") }
+            guard t >= 1 else { throw APIError.invalid("top_n", "must be at least 1") }
+        }
+        let maxCands = modeName == "sort" ? limits.maxDocuments : limits.maxCandidates
         let returnScores = try f.bool("return_scores") ?? true
         let seedValue = try f.int("seed")
         if let s = seedValue, s < 0 { throw APIError.invalid("seed", "must be a non-negative integer") }
@@ -26,7 +32,7 @@ extension RankerService {
             let instruction = try f.string("instruction")
             try checkText(input, "input")
             try checkText(instruction ?? "", "instruction")
-            try checkCandidates(cands, field: "candidates")
+            try checkCandidates(cands, field: "candidates", limit: maxCands)
             inputs = [RankInput(instruction: instruction, input: input, candidates: cands)]
             references = [try f.string("reference")]
         } else {
@@ -38,7 +44,7 @@ extension RankerService {
             let instr = try instructions(f, count: ins.count)
             for i in ins.indices {
                 try checkText(ins[i], "inputs[\(i)]")
-                try checkCandidates(cands[i], field: "candidates[\(i)]")
+                try checkCandidates(cands[i], field: "candidates[\(i)]", limit: maxCands)
             }
             inputs = ins.indices.map { RankInput(instruction: instr[$0], input: ins[$0], candidates: cands[$0]) }
             if let refs = try f.optionalStrings("references") {
@@ -55,18 +61,19 @@ extension RankerService {
             switch modeName {
             case "full": return Self.orderedPairs(n)
             case "ref": return 2 * n
+            case "sort": return Self.sortBudget(n, top: topN)
             default: return 2 * max(0, n - 1)
             }
         }
         return try admitted(pairs: planned, context: context) {
             try rankAdmitted(modeName: modeName, inputs: inputs, references: references, single: single, len: len, asm: asm,
-                             returnScores: returnScores, seedValue: seedValue, refMode: refMode, context: context)
+                             returnScores: returnScores, seedValue: seedValue, refMode: refMode, topN: topN, context: context)
         }
     }
 
     /// /rank once admitted: tokenizes, scores and shapes the response.
     private func rankAdmitted(modeName: String, inputs: [RankInput], references: [String?], single: Bool, len: Lengths,
-                              asm: PairAssembler, returnScores: Bool, seedValue: Int?, refMode: RefMode,
+                              asm: PairAssembler, returnScores: Bool, seedValue: Int?, refMode: RefMode, topN: Int?,
                               context: RequestContext) throws -> JSON {
         let segs = try inputs.enumerated().map { try segments($1, len, field: single ? "input" : "inputs[\($0)]") }
         let truncated = segs.reduce(0) { $0 + $1.truncatedCount }
@@ -97,6 +104,15 @@ extension RankerService {
             out.append(("references", wrap(results.map { $0.reference.map { .number(Double($0)) } ?? .null })))
             out.append(("usage", usage(context, truncated: truncated)))
             return .object(out)
+        case "sort":
+            let seed = seedValue.map { UInt64(clamping: $0) } ?? UInt64.random(in: 0...(1 << 53))
+            let results = try segs.map { try sortRanking($0, asm: asm, top: topN, seed: seed, context: context) }
+            var out: [(String, JSON)] = [("order", wrap(results.map { .array($0.order.map { .number(Double($0)) }) })),
+                                         ("ranks", wrap(results.map { .array($0.ranks.map { .number(Double($0)) }) }))]
+            if returnScores { out.append(("scores", wrap(results.map { .array($0.scores.map(JSON.float)) }))) }
+            out.append(("seed", .number(Double(seed))))
+            out.append(("usage", usage(context, truncated: truncated)))
+            return .object(out)
         default:  // bubble
             // Seeds are 0...2^53 (RequestFields.int), so the echo is an exact JSON integer.
             let seed = seedValue.map { UInt64(clamping: $0) } ?? UInt64.random(in: 0...(1 << 53))
@@ -111,63 +127,223 @@ extension RankerService {
         }
     }
 
-    func checkCandidates(_ cands: [String], field: String) throws {
+    func checkCandidates(_ cands: [String], field: String, limit: Int? = nil) throws {
+        let limit = limit ?? limits.maxCandidates
         guard !cands.isEmpty else { throw APIError.invalid(field, "must not be empty") }
-        guard cands.count <= limits.maxCandidates else {
-            throw APIError.invalid(field, "has \(cands.count) candidates, over the limit of \(limits.maxCandidates)")
+        guard cands.count <= limit else {
+            throw APIError.invalid(field, "has \(cands.count) candidates, over the limit of \(limit)"
+                                   + (limit == limits.maxCandidates ? " (mode sort takes up to \(limits.maxDocuments))" : ""))
         }
         for (i, c) in cands.enumerated() { try checkText(c, "\(field)[\(i)]") }
     }
 
+    // MARK: mode sort
+
+    /// The forwards a sort of `n` candidates may spend (admitted, and checked against the
+    /// per-request pair limit, before any text is tokenized): comparisons ⌈2·n·ln n⌉ + n for a
+    /// whole order (the seeded quicksort expects 2(n+1)H(n) − 4n ≈ 1.39·n·log2 n; this leaves more
+    /// than five standard deviations), 4·n + ⌈2·k·ln(k+1)⌉ for the best k, two forwards each, and
+    /// never more than the n·(n−1) of the full matrix. `sortRanking` refuses to pass it.
+    static func sortBudget(_ n: Int, top: Int?) -> Int {
+        guard n > 1, n <= 1 << 20 else { return n <= 1 ? 0 : .max }
+        let x = Double(n)
+        var comparisons = (2 * x * log(x)).rounded(.up) + x
+        if let k = top, k < n {
+            comparisons = min(comparisons, 4 * x + (2 * Double(k) * log(Double(k) + 1)).rounded(.up))
+        }
+        return min(2 * Int(comparisons), orderedPairs(n))
+    }
+
+    /// `Ranking.sorted` through the engine, held to `sortBudget`: a model whose comparisons are
+    /// far from any order (or documents crafted against the seeded pivots) gets a 422 naming
+    /// the budget instead of quadratic work.
+    func sortRanking(_ seg: Segments, asm: PairAssembler, top: Int?, seed: UInt64, context: RequestContext) throws -> SortRanking {
+        let budget = Self.sortBudget(seg.candidates.count, top: top)
+        var spent = 0
+        return try Ranking.sorted(asm, seg, top: top, seed: seed) { pairs in
+            guard pairs.count <= budget - spent else {
+                throw APIError.invalid("request", "the sort of \(seg.candidates.count) candidates needed more than its budget of \(budget) forwards "
+                                       + "(the model's comparisons are far from a consistent order here); send top_n, fewer documents or another seed")
+            }
+            spent += pairs.count
+            return try self.evaluate(pairs, context: context)
+        }
+    }
+
     // MARK: /rerank, /v1/rerank, /v2/rerank
 
+    /// Documents ranked best first: (document index, score). Up to `limits.rerankFullUpTo`
+    /// documents, the full matrix's max_logits scores; above it, the sort's order with its
+    /// scores made non-increasing along the order (a running minimum), so that a client sorting
+    /// by score keeps the order.
+    private func rankedDocuments(query: String, docs: [String], len: Lengths, asm: PairAssembler, top: Int?, seed: UInt64,
+                                 context: RequestContext) throws -> (ranked: [(Int, Float)], seg: Segments) {
+        let seg = try segments(RankInput(input: query, candidates: docs), len, field: "query")
+        if docs.count <= limits.rerankFullUpTo {
+            let logits = try score([Ranking.fullPairs(asm, seg)], context: context).first ?? []
+            let scores = Ranking.fullResult(logits, count: docs.count).scores
+            let order = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+            return (order.prefix(top ?? docs.count).map { ($0, scores[$0]) }, seg)
+        }
+        let sorted = try sortRanking(seg, asm: asm, top: top, seed: seed, context: context)
+        var ranked: [(Int, Float)] = []
+        var floor = Float.infinity
+        for i in sorted.order.prefix(top ?? docs.count) {
+            floor = min(floor, sorted.scores[i])
+            ranked.append((i, floor))
+        }
+        return (ranked, seg)
+    }
+
+    private func planned(_ n: Int, top: Int?) -> Int {
+        n <= limits.rerankFullUpTo ? Self.orderedPairs(n) : Self.sortBudget(n, top: top)
+    }
+
+    private func checkDocumentCount(_ n: Int, field: String) throws {
+        guard n > 0 else { throw APIError.invalid(field, "must not be empty") }
+        guard n <= limits.maxDocuments else { throw APIError.invalid(field, "has \(n) documents, over the limit of \(limits.maxDocuments)") }
+    }
+
+    private func rerankSeed(_ f: RequestFields) throws -> UInt64 {
+        let seed = try f.int("seed") ?? 0
+        guard seed >= 0 else { throw APIError.invalid("seed", "must be a non-negative integer") }
+        return UInt64(seed)
+    }
+
+    static func relevance(_ s: Float, raw: Bool) -> JSON { raw ? .float(s) : .number(1 / (1 + exp(-Double(s)))) }
+
+    /// Cohere (v1, v2) and Jina bodies; a body with `texts` and no `documents` is TEI's.
     func rerank(_ f: RequestFields, version: Int, context: RequestContext) throws -> JSON {
+        if !f.has("documents"), f.has("texts") { return try teiRerank(f, context: context) }
         let query = try f.requiredString("query")
         try checkText(query, "query")
-        guard let docsJSON = f.object["documents"] ?? f.object["texts"], case let .array(items) = docsJSON else {
+        guard let docsJSON = f.object["documents"], docsJSON != .null else {
             throw APIError.field("documents", "is required (an array of strings or {\"text\": ...} objects)")
         }
+        guard case let .array(items) = docsJSON else { throw APIError.field("documents", "expected an array, got \(docsJSON.typeName)") }
+        try checkDocumentCount(items.count, field: "documents")
+        if f.has("max_chunks_per_doc") {
+            throw APIError.invalid("max_chunks_per_doc", "is not supported: a document is truncated to its token budget (max_tokens_per_doc), never split into chunks; leave it out")
+        }
+        if let p = try f.int("priority"), p != 0 {
+            throw APIError.invalid("priority", "is not supported: requests are served in arrival order; leave it out or send 0")
+        }
+        let rankFields = try f.strings("rank_fields")
+        if let rf = rankFields, rf.isEmpty { throw APIError.invalid("rank_fields", "must not be empty (leave it out to rank on text)") }
         let docs: [String] = try items.enumerated().map { i, item in
             switch item {
             case let .string(s): return s
             case .object:
-                guard case let .string(s)? = item["text"] else { throw APIError.field("documents[\(i)].text", "is required (a string)") }
+                if let rf = rankFields {
+                    // Cohere's semi-structured form: one "field: value" line per named field, in
+                    // rank_fields order; a field the document lacks is skipped.
+                    var lines: [String] = []
+                    for key in rf {
+                        guard let v = item[key], v != .null else { continue }
+                        guard case let .string(text) = v else {
+                            throw APIError.invalid("documents[\(i)].\(key)", "a rank field must be a string, got \(v.typeName)")
+                        }
+                        lines.append("\(key): \(text)")
+                    }
+                    guard !lines.isEmpty else {
+                        throw APIError.invalid("documents[\(i)]", "has none of the rank_fields (\(rf.joined(separator: ", ")))")
+                    }
+                    return lines.joined(separator: "\n")
+                }
+                guard let v = item["text"], v != .null else {
+                    throw APIError.invalid("documents[\(i)]", "an object needs a text string, or name the fields to rank with rank_fields")
+                }
+                guard case let .string(s) = v else { throw APIError.invalid("documents[\(i)].text", "expected a string, got \(v.typeName)") }
                 return s
             default: throw APIError.field("documents[\(i)]", "expected a string or an object with text, got \(item.typeName)")
             }
         }
-        try checkCandidates(docs, field: "documents")
-        _ = try f.string("model")
+        for (i, d) in docs.enumerated() { try checkText(d, "documents[\(i)]") }
+        let modelName = try f.string("model")
         let topN = try f.int("top_n")
         if let t = topN, t < 1 { throw APIError.invalid("top_n", "must be at least 1") }
         let raw = try f.bool("raw_scores") ?? false
-        let returnDocuments = version == 1 ? (try f.bool("return_documents") ?? true) : false
-        let len = try lengths(f)
+        let returnDocuments = try f.bool("return_documents") ?? (version == 1)
+        var len = try lengths(f)
+        if let m = try f.int("max_tokens_per_doc") {
+            guard len.candidate == nil else {
+                throw APIError.invalid("max_tokens_per_doc", "give max_tokens_per_doc or candidate_max_length, not both")
+            }
+            guard m >= 3 else { throw APIError.invalid("max_tokens_per_doc", "must be at least 3 (a document's budget counts its 2 special tokens)") }
+            len.candidate = min(m, model.assembler.candidateMaxLength)
+        }
+        let seed = try rerankSeed(f)
         let asm = try assembler(len)
-        return try admitted(pairs: Self.orderedPairs(docs.count), context: context) {
-            try rerankAdmitted(query: query, docs: docs, len: len, asm: asm, topN: topN, raw: raw,
-                               returnDocuments: returnDocuments, version: version, context: context)
+        let top = topN.map { min($0, docs.count) }
+        return try admitted(pairs: planned(docs.count, top: top), context: context) {
+            let (ranked, _) = try rankedDocuments(query: query, docs: docs, len: len, asm: asm, top: top, seed: seed, context: context)
+            let results: [JSON] = ranked.map { i, s in
+                var m: [(String, JSON)] = [("index", .number(Double(i))), ("relevance_score", Self.relevance(s, raw: raw))]
+                if returnDocuments {
+                    // A dict document comes back as sent; a string as {"text": ...}.
+                    if case .object = items[i] { m.append(("document", items[i])) } else { m.append(("document", .object([("text", .string(docs[i]))]))) }
+                }
+                return .object(m)
+            }
+            let meta: JSON = .object([("api_version", .object([("version", .string(String(version)))])),
+                                      ("billed_units", .object([("search_units", .number(1))]))])
+            var out: [(String, JSON)] = [("id", .string(context.id))]
+            if let modelName { out.append(("model", .string(modelName))) }
+            out += [("results", .array(results)), ("meta", meta),
+                    ("usage", .object([("total_tokens", .number(Double(context.tokens))), ("pairs", .number(Double(context.pairs)))]))]
+            return .object(out)
         }
     }
 
-    private func rerankAdmitted(query: String, docs: [String], len: Lengths, asm: PairAssembler, topN: Int?, raw: Bool,
-                                returnDocuments: Bool, version: Int, context: RequestContext) throws -> JSON {
-        let seg = try segments(RankInput(input: query, candidates: docs), len, field: "query")
-        let logits = try score([Ranking.fullPairs(asm, seg)], context: context).first ?? []
-        let result = Ranking.fullResult(logits, count: docs.count)
-        let order = result.scores.indices.sorted { result.scores[$0] > result.scores[$1] || (result.scores[$0] == result.scores[$1] && $0 < $1) }
-        let results: [JSON] = order.prefix(topN ?? docs.count).map { i in
-            let s = result.scores[i]
-            var m: [(String, JSON)] = [("index", .number(Double(i))),
-                                       ("relevance_score", raw ? .float(s) : .number(1 / (1 + exp(-Double(s)))))]
-            if returnDocuments { m.append(("document", .object([("text", .string(docs[i]))]))) }
-            return .object(m)
+    /// Text Embeddings Inference's body (`query`, `texts`, `raw_scores`, `return_text`,
+    /// `truncate`, `truncation_direction`) and its answer: a bare list `[{index, score, text?}]`,
+    /// best first.
+    func teiRerank(_ f: RequestFields, context: RequestContext) throws -> JSON {
+        let query = try f.requiredString("query")
+        try checkText(query, "query")
+        guard let texts = try f.strings("texts") else { throw APIError.field("texts", "is required (an array of strings)") }
+        try checkDocumentCount(texts.count, field: "texts")
+        for (i, t) in texts.enumerated() { try checkText(t, "texts[\(i)]") }
+        let raw = try f.bool("raw_scores") ?? false
+        let returnText = try f.bool("return_text") ?? false
+        let truncate = try f.bool("truncate") ?? true
+        if let direction = try f.string("truncation_direction") {
+            switch direction.lowercased() {
+            case "right": break
+            case "left":
+                throw APIError.invalid("truncation_direction", "Left is not supported: the model keeps the first tokens of each text (right truncation), as it was trained; send Right or leave it out")
+            default: throw APIError.invalid("truncation_direction", "expected Left or Right, got '\(direction.prefix(64))'")
+            }
         }
-        let meta: JSON = .object([("api_version", .object([("version", .string(String(version)))])),
-                                  ("billed_units", .object([("search_units", .number(1))]))])
-        var out: [(String, JSON)] = [("id", .string(context.id)), ("results", .array(results)), ("meta", meta)]
-        if version == 1 { out.append(("usage", .object([("total_tokens", .number(Double(context.tokens)))]))) }
-        return .object(out)
+        let len = try lengths(f)
+        let seed = try rerankSeed(f)
+        let asm = try assembler(len)
+        return try admitted(pairs: planned(texts.count, top: nil), context: context) {
+            if !truncate {
+                let seg = try segments(RankInput(input: query, candidates: texts), len, field: "query")
+                if seg.truncatedCount > 0 { try overLong(query: query, texts: texts, seg: seg) }
+            }
+            let (ranked, _) = try rankedDocuments(query: query, docs: texts, len: len, asm: asm, top: nil, seed: seed, context: context)
+            return .array(ranked.map { i, s in
+                var m: [(String, JSON)] = [("index", .number(Double(i))), ("score", Self.relevance(s, raw: raw))]
+                if returnText { m.append(("text", .string(texts[i]))) }
+                return .object(m)
+            })
+        }
+    }
+
+    /// With truncate false, the 422 TEI gives for an over-long input, naming the first one.
+    private func overLong(query: String, texts: [String], seg: Segments) throws {
+        let source = model.sourceIDs(instruction: nil, input: query).count
+        if source > seg.source.count {
+            throw APIError.invalid("query", "is \(source) tokens, over its budget of \(seg.source.count), and truncate is false")
+        }
+        for (i, t) in texts.enumerated() {
+            let n = model.candidateIDs(t).count
+            if n > seg.candidates[i].count {
+                throw APIError.invalid("texts[\(i)]", "is \(n) tokens, over its budget of \(seg.candidates[i].count), and truncate is false")
+            }
+        }
     }
 
     // MARK: /get_reward (OpenRLHF remote reward model)

@@ -9,6 +9,12 @@ public struct ServiceLimits: Sendable, Equatable {
     public var maxTextBytes = 64 * 1024
     /// Pair sequences (forward passes) one request may ask for.
     public var maxPairsPerRequest = 4096
+    /// Documents in one rerank request, and candidates for one input of `/rank` mode `sort`
+    /// (Cohere's own ceiling). Checked on the count, before any text is tokenized.
+    public var maxDocuments = 1000
+    /// Rerank requests of up to this many documents use the full comparison matrix (N·(N−1)
+    /// forwards, exactly the reference's scores); above it, the sort (`Ranking.sorted`).
+    public var rerankFullUpTo = 32
 
     public init() {}
 }

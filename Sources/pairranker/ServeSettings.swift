@@ -136,7 +136,7 @@ struct ServeSetting: Sendable {
               defaultNote: "model.safetensors, else pytorch_model.bin"),
         .init(flag: "host", summary: "Address to listen on (0.0.0.0 or :: for all).", kind: .text(\.host)),
         .init(flag: "port", summary: "Port (0: any free port, logged at start).", kind: .integer(\.port, 0...65535)),
-        .init(flag: "api-key", summary: "Bearer token required on the inference routes and /info.",
+        .init(flag: "api-key", summary: "API key required on the inference routes and /info (Bearer, Basic password or X-API-Key).",
               kind: .optionalText(\.apiKey, secret: true), defaultNote: "off"),
         .init(flag: "threads", summary: "BLAS threads.", kind: .integer(\.threads, 1...maxThreads),
               defaultNote: "the CPUs this process may use"),

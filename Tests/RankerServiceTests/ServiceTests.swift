@@ -27,7 +27,7 @@ import Testing
             (.compare, #"{"inputs": [], "candidates_a": [], "candidates_b": []}"#, 422, "inputs: must not be empty"),
             (.compare, #"{"inputs": ["q"], "candidates_a": ["a"], "candidates_b": ["b"], "instructions": ["x", "y"]}"#, 422, "instructions: has 2 items"),
             (.rerankV1, #"{"query": "q"}"#, 400, "documents: is required"),
-            (.rerankV1, #"{"query": "q", "documents": [{"title": "x"}]}"#, 400, "documents[0].text: is required"),
+            (.rerankV1, #"{"query": "q", "documents": [{"title": "x"}]}"#, 422, "documents[0]: an object needs a text string, or name the fields to rank with rank_fields"),
             (.rerankV2, #"{"query": "q", "documents": ["a"], "top_n": 0}"#, 422, "top_n: must be at least 1"),
             (.getReward, #"{"query": ["q a"], "prompts": ["q"]}"#, 422, "labels: is required"),
             (.getReward, #"{"query": ["q a"], "prompts": ["q", "r"], "labels": ["a"]}"#, 422, "prompts: has 2 items"),
