@@ -16,8 +16,8 @@ head), it writes into --out (never into the model directory):
   openvino-f32.xml/.bin OpenVINO IR converted from model.onnx, kept float32 (no fp16 compression).
   openvino-int8.xml/.bin NNCF post-training quantization of that IR (transformer preset), 24
                         calibration sequences of 96-384 random tokens, seeded.
-  stamp.json            which checkpoint (size, mtime) and versions made them; a later run with the
-                        same stamp reuses the files.
+  stamp.json            which checkpoint (size, mtime), versions and version of this script made
+                        them; a later run with the same stamp reuses the files.
 
 Export detail: transformers' `build_rpos` is a TorchScript function with an `if` on the key and
 query lengths; it exports as an ONNX `If` whose output rank is dynamic, which OpenVINO's CPU plugin
@@ -28,7 +28,7 @@ With --check-inputs (a `pairranker bench --dump-inputs` file) the fp32 ONNX file
 ONNX Runtime on every case and compared with the PyTorch module; more than --tolerance (1e-4) of
 difference in any logit is an error.
 """
-import argparse, json, os, random, sys, time
+import argparse, hashlib, json, random, sys, time
 from pathlib import Path
 
 ap = argparse.ArgumentParser()
@@ -62,6 +62,7 @@ weights = Path(args.model, "model.safetensors")
 st = weights.stat()
 stamp = {"checkpoint": str(weights.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
          "calibration": args.calibration, "seed": args.seed,
+         "recipe": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),  # this script, as it makes them
          "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "onnx": onnx.__version__,
                       "onnxruntime": ort.__version__, "openvino": ov.__version__, "nncf": nncf.__version__}}
 files = ["model.onnx", "model-int8.onnx", "openvino-f32.xml", "openvino-f32.bin", "openvino-int8.xml", "openvino-int8.bin"]
