@@ -269,7 +269,9 @@ try:
         ax.plot(xs, [report["cases"][n]["sides"][s]["median_pairs_per_second"] for n in names], "o" + style,
                 label=SIDES[s][0].replace(" (all graph optimizations)", ""), linewidth=2.5 if s == "pairranker" else 1.2)
     ax.set_xlabel("pair sequence length (tokens)"); ax.set_ylabel("pair sequences per second")
-    ax.set_title(f"deberta-v3-large PairRanker, {args.threads} threads" + (" (LOADED MACHINE)" if loaded else ""))
+    cfg = json.loads(Path(args.model, "config.json").read_text())
+    shape = f"{cfg.get('num_hidden_layers')} layers x {cfg.get('hidden_size')}"
+    ax.set_title(f"PairRanker ({shape}), {args.threads} threads" + (" (LOADED MACHINE)" if loaded else ""))
     ax.grid(alpha=0.3); ax.legend(fontsize=7)
     fig.tight_layout(); fig.savefig(out / "pairs_per_second.png", dpi=120)
 except ImportError:
