@@ -69,6 +69,9 @@ sides = [s for s in args.sides.split(",") if s]
 unknown = [s for s in sides if s not in SIDES]
 if unknown or "pairranker" not in sides or len(set(sides)) != len(sides):
     sys.exit(f"--sides: names from {', '.join(SIDES)}, each once, pairranker included (it writes the inputs); got {args.sides}")
+# pairranker goes first in round 1: it writes the inputs every other side reads (stale files from
+# an earlier run must never be read).
+sides = ["pairranker"] + [s for s in sides if s != "pairranker"]
 if args.rounds < 1 or args.repeats < 1 or args.threads < 1:
     sys.exit("--rounds, --repeats and --threads must be positive")
 binary = str(root / ".build/release/pairranker")
@@ -162,6 +165,8 @@ case_args = [(f"L={l}", ["--lengths", str(l), "--mix-instances", "0"]) for l in 
 if args.mix_instances > 0:
     case_args.append(("mix", ["--lengths", "", "--mix-instances", str(args.mix_instances),
                               "--mix-candidates", str(args.mix_candidates)]))
+if not case_args:
+    sys.exit("no case: give --lengths or --mix-instances")
 # records[side][case] = one dict per round: the case's event, the process's setup/done events, its load
 records = {s: {} for s in sides}
 for k in range(args.rounds):
@@ -182,7 +187,7 @@ for k in range(args.rounds):
                 if "case" in e:
                     records[side].setdefault(e["case"], []).append(
                         {"round": k, "event": e, "setup": setup, "done": done, "load": load})
-    loads = " ".join(f"{r[-1]['load']['foreign_cpu']:.0%}" for s in order for r in [records[s][next(iter(records[s]))]])
+    loads = " ".join(f"{s} {records[s][c][-1]['load']['foreign_cpu']:.0%}" for s in order for c in [case_args[0][0]])
     print(f"round {k + 1}/{args.rounds} done; foreign CPU load per process of the first case: {loads}", file=sys.stderr)
 
 case_names = list(records["pairranker"])
