@@ -45,6 +45,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let readAhead: Int
     private var inlineHandler: Handler?
     public private(set) var port = 0
+    /// The budget of request bytes, shared with handlers through their `HTTPRequestContext`.
+    public let memory: RequestMemory
 
     struct Completed {
         let id: Int
@@ -56,6 +58,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     public init(config: ServerConfig, log: @escaping Logger = { _ in }, handler: @escaping Handler) {
         self.config = config
+        memory = RequestMemory(limit: config.maxBufferedRequestBytes)
         // Settings that would stop a connection from ever being read are taken at their least.
         maxPipelined = max(1, config.maxPipelinedRequests)
         readAhead = max(1, config.pipelineReadAheadBytes)
@@ -214,7 +217,6 @@ public final class HTTPServer: @unchecked Sendable {
     /// Request bytes held: every connection's `accounted` plus bodies whose handler is running.
     private var buffered = 0
     private var inFlightBytes = 0
-    private var peakBuffered = 0
     /// Set when a connection was left with work this iteration could not finish (caps).
     private var moreWork = false
 
@@ -434,17 +436,13 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func publishBuffered() {
-        let total = buffered + inFlightBytes
-        peakBuffered = max(peakBuffered, total)
-        let peak = peakBuffered
-        bufferedCounter.withLock { $0 = total }
-        peakCounter.withLock { $0 = peak }
+        memory.publishLoop(buffered + inFlightBytes)
     }
 
     /// Answers 503 (after the requests already queued) and reads no more from `c`: its bytes
     /// would take the server past its budget of buffered request bytes.
     private func refuse(_ c: Connection, needed: Int) {
-        log("http.refused reason=buffered_bytes remote=\(c.remote) held=\(buffered + inFlightBytes) needed=\(needed) limit=\(config.maxBufferedRequestBytes)")
+        log("http.refused reason=buffered_bytes remote=\(c.remote) held=\(memory.held) needed=\(needed) limit=\(config.maxBufferedRequestBytes)")
         var r = HTTPResponse.error(503, type: "overloaded",
                                    message: "the server holds its limit of \(config.maxBufferedRequestBytes) bytes of request data; retry later")
         r.headers.append(("Retry-After", "1"))
@@ -466,7 +464,7 @@ public final class HTTPServer: @unchecked Sendable {
         guard room > 0 else { return }
         let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, room, 0) }
         if n > 0 {
-            if buffered + inFlightBytes + n > config.maxBufferedRequestBytes {
+            if !memory.fits(n) {
                 refuse(c, needed: n)
                 return
             }
@@ -479,7 +477,7 @@ public final class HTTPServer: @unchecked Sendable {
             // connection from its idle timeout.
             if c.parser.inRequest || c.pending.count > queued { c.lastActivity = now }
             let declared = c.parser.declaredBodyRemaining
-            if declared > 0 && buffered + inFlightBytes + declared > config.maxBufferedRequestBytes {
+            if declared > 0 && !memory.fits(declared) {
                 refuse(c, needed: declared)
             }
             return
@@ -575,11 +573,12 @@ public final class HTTPServer: @unchecked Sendable {
             if isInline && inline >= Self.inlinePerIteration { moreWork = true; return }
             c.pending.removeFirst()
             c.pendingBytes -= request.body.count
-            let ctx = HTTPRequestContext(remoteAddress: c.remote)
+            let ctx = HTTPRequestContext(remoteAddress: c.remote, memory: memory)
             if isInline, let inlineHandler {
                 inline += 1
                 account(c)
                 let response = inlineHandler(request, ctx)
+                ctx.releaseAll()
                 respond(c, request: request, response: response, draining: lock.withLock { stopRequested }, now: now)
                 continue
             }
@@ -594,6 +593,7 @@ public final class HTTPServer: @unchecked Sendable {
             let handler = self.handler
             workers.async { [self] in
                 let response = handler(request, ctx)
+                ctx.releaseAll()
                 let keepAlive = Self.keepAlive(request, response, draining: draining)
                 // Everything the loop needs travels in one record, published at once (a HEAD's
                 // flag recorded after publishing could be missed, or applied to the next answer).
@@ -708,12 +708,11 @@ public final class HTTPServer: @unchecked Sendable {
     /// Open connections (for tests and metrics).
     public var openConnections: Int { connectionCount.withLock { $0 } }
     private let connectionCount = LockedInt()
-    /// Request bytes held now across all connections (heads, bodies, queued and running requests).
-    public var bufferedRequestBytes: Int { bufferedCounter.withLock { $0 } }
+    /// Request bytes held now: every connection's heads and bodies, queued and running requests'
+    /// bodies, and what running handlers reserved (`HTTPRequestContext.reserve`).
+    public var bufferedRequestBytes: Int { memory.held }
     /// The most `bufferedRequestBytes` has been since start.
-    public var peakBufferedRequestBytes: Int { peakCounter.withLock { $0 } }
-    private let bufferedCounter = LockedInt()
-    private let peakCounter = LockedInt()
+    public var peakBufferedRequestBytes: Int { memory.peakHeld }
 }
 
 final class LockedInt: @unchecked Sendable {

@@ -15,6 +15,7 @@ public struct APIError: Error, Equatable, CustomStringConvertible, Sendable {
         case overloaded         // 429: nothing was computed
         case unauthorized       // 401
         case notReady           // 503: loading or draining
+        case busy               // 503: the server's budget of request memory is full (Retry-After)
         case timeout            // 504: deadline passed in the queue
         case cancelled          // 499: the client went away (logged, never sent)
         case internalError      // 500: never for bad input
@@ -46,6 +47,7 @@ public struct APIError: Error, Equatable, CustomStringConvertible, Sendable {
         case .cancelled: return (499, "cancelled")
         case .internalError: return (500, "internal")
         case .notReady: return (503, "unavailable")
+        case .busy: return (503, "overloaded")
         case .timeout: return (504, "timeout")
         }
     }

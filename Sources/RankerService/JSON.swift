@@ -1,7 +1,7 @@
 /// A JSON value, a strict RFC 8259 parser over UTF-8 bytes and a compact serializer. Ours rather
 /// than Foundation's so that errors say where the problem is, invalid UTF-8 and lone surrogates
 /// are rejected, depth is bounded, and numbers keep the exact float32 text we emit.
-public indirect enum JSON: Equatable, Sendable {
+public enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -46,6 +46,40 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible {
 
 extension JSON {
     public static let maxDepth = 64
+
+    /// Heap bytes a value may occupy in the tree beyond its text, measured over the costliest
+    /// shapes (`JSONMemoryTests`): a value's slot in its array or object, that container's growth
+    /// slack, and the allocator's overhead.
+    public static let bytesPerValue = 128
+
+    /// An upper bound of the memory `parse(bytes)` may hold at its peak, for any input, valid
+    /// or not: twice the text (a string's bytes are decoded into a buffer, then copied into the
+    /// String) plus `bytesPerValue` for every value, counted without allocating: outside strings,
+    /// each value is an element after a `[` or `,` or a member's key or value, so values are at
+    /// most `[` + `{` + `,` + strings + 1. Handlers reserve it before parsing.
+    public static func parseBytesBound(_ bytes: [UInt8]) -> Int {
+        var values = 1
+        var inString = false
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let c = bytes[i]
+            if inString {
+                if c == 0x5C { i += 2; continue }       // backslash: skip the escaped byte
+                if c == 0x22 { inString = false }
+            } else if c == 0x22 {
+                inString = true
+                values += 1
+            } else if c == 0x2C || c == 0x5B || c == 0x7B {  // , [ {
+                values += 1
+            }
+            i += 1
+        }
+        let (perValue, o1) = values.multipliedReportingOverflow(by: bytesPerValue)
+        let (text, o2) = n.multipliedReportingOverflow(by: 2)
+        let (sum, o3) = perValue.addingReportingOverflow(text)
+        return o1 || o2 || o3 ? Int.max : sum
+    }
 
     public static func parse(_ bytes: [UInt8]) throws -> JSON {
         try bytes.withUnsafeBufferPointer { buf in
@@ -163,7 +197,12 @@ extension JSON {
 
         mutating func string() throws -> String {
             i += 1  // opening quote
+            // The decoded text is never longer than its raw bytes: reserving them once keeps the
+            // buffer from growing (and holding up to twice what it needs) on long strings.
+            var end = i
+            while end < b.count, b[end] != UInt8(ascii: "\"") { end += b[end] == UInt8(ascii: "\\") ? 2 : 1 }
             var out: [UInt8] = []
+            out.reserveCapacity(min(end, b.count) - i)
             while true {
                 guard i < b.count else { throw fail("unterminated string") }
                 let c = b[i]

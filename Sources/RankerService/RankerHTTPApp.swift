@@ -11,6 +11,9 @@ public final class RankerHTTPApp: @unchecked Sendable {
         /// Seconds a request may take before 504 (default; a request may lower it with the
         /// X-Request-Timeout header, in seconds).
         public var requestTimeout: Double = 120
+        /// Bytes a request body may inflate to (`Content-Encoding: gzip` or `deflate`); past it,
+        /// 413 without inflating the rest. The server's own limit on the bytes received.
+        public var maxBodyBytes = 4 << 20
         public var info: JSON = .object([])
         public var openapi: String = ""
         public init() {}
@@ -84,7 +87,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         var response: HTTPResponse
         var routeLabel = path
         do {
-            response = try route(request, path: path, context: context, timeout: timeout)
+            response = try route(request, http, path: path, context: context, timeout: timeout)
         } catch let e as APIError {
             response = Self.errorResponse(e)
             metrics.failure(Self.reason(e.kind))
@@ -101,6 +104,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         response.headers.append(("X-Request-Id", id))
         response.headers.append(("x-queue-time", JSON.format((Double(context.queueNanoseconds) / 1e6 * 1000).rounded() / 1000)))
         response.headers.append(("x-inference-time", JSON.format((Double(context.inferenceNanoseconds) / 1e6 * 1000).rounded() / 1000)))
+        response = Self.compressed(response, acceptEncoding: request.header("accept-encoding"))
         metrics.request(route: routeLabel, status: response.status, seconds: ms / 1000)
         if !["/health", "/ready", "/metrics"].contains(path) {
             log(#"{"level":"info","msg":"request","request.id":\#(JSON.string(id).text),"method":\#(JSON.string(request.method).text),"route":\#(JSON.string(routeLabel).text),"status":\#(response.status),"pairs":\#(context.pairs),"tokens":\#(context.tokens),"ms":\#(JSON.format((ms * 100).rounded() / 100))}"#)
@@ -108,7 +112,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         return response
     }
 
-    private func route(_ request: HTTPRequest, path: String, context: RequestContext,
+    private func route(_ request: HTTPRequest, _ http: HTTPRequestContext, path: String, context: RequestContext,
                        timeout: Result<Double?, any Error>) throws -> HTTPResponse {
         if Self.getRoutes.contains(path) {
             guard request.method == "GET" || request.method == "HEAD" else {
@@ -141,8 +145,56 @@ public final class RankerHTTPApp: @unchecked Sendable {
         let s = state
         if s.draining { throw APIError(.notReady, "draining: the server is shutting down") }
         guard s.ready, let service = s.service else { throw APIError(.notReady, "loading: the model is not ready yet") }
-        let body = try service.handle(route, body: request.body, context: context)
-        return Self.json(200, body)
+        let body = try decodedBody(request, http)
+        // The JSON tree is reserved in the server's budget of request memory before it is built.
+        let tree = JSON.parseBytesBound(body)
+        if let limit = http.memoryLimit, tree > limit {
+            throw APIError(.tooLarge, "the body's JSON may take \(tree) bytes once parsed (2 per byte and \(JSON.bytesPerValue) per value), more than the server's whole budget of \(limit) bytes of request memory: send fewer values")
+        }
+        guard http.reserve(bytes: tree) else {
+            throw APIError(.busy, "the server holds its limit of request memory (the parsed JSON of this body may take \(tree) bytes); retry later")
+        }
+        return Self.json(200, try service.handle(route, body: body, context: context))
+    }
+
+    /// The body as sent, or inflated per `Content-Encoding` (gzip, deflate) to at most
+    /// `maxBodyBytes`, the inflated bytes reserved in the server's budget while the request runs.
+    func decodedBody(_ request: HTTPRequest, _ http: HTTPRequestContext) throws -> [UInt8] {
+        guard let coding = request.header("content-encoding"),
+              coding.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() != "identity" }) else {
+            return request.body
+        }
+        let limit = settings.maxBodyBytes
+        guard http.reserve(bytes: limit) else {
+            throw APIError(.busy, "the server holds its limit of request memory (inflating this body may take \(limit) bytes); retry later")
+        }
+        do {
+            let body = try ContentCoding.decode(request.body, encoding: coding, limit: limit)
+            http.release(bytes: limit - body.count)
+            return body
+        } catch {
+            http.release(bytes: limit)
+            switch error {
+            case let .tooLarge(limit):
+                throw APIError(.tooLarge, "the body inflates past the limit of \(limit) bytes (Content-Encoding: \(coding.prefix(64)))")
+            case let .corrupt(why):
+                throw APIError(.malformed, "the body is not valid \(coding.prefix(64)) data: \(why)")
+            case let .unsupported(what):
+                throw APIError(.unsupportedMedia, "Content-Encoding \(what.prefix(64)) is not supported (send gzip, deflate or identity)")
+            }
+        }
+    }
+
+    /// gzip of a response body of at least `ContentCoding.compressThreshold` bytes when the
+    /// request's Accept-Encoding takes gzip; `Vary: Accept-Encoding` on every answer it could apply to.
+    static func compressed(_ response: HTTPResponse, acceptEncoding: String?) -> HTTPResponse {
+        var r = response
+        r.headers.append(("Vary", "Accept-Encoding"))
+        guard r.body.count >= ContentCoding.compressThreshold, ContentCoding.acceptsGzip(acceptEncoding),
+              r.header("content-encoding") == nil, let z = ContentCoding.gzip(r.body) else { return r }
+        r.body = z
+        r.headers.append(("Content-Encoding", "gzip"))
+        return r
     }
 
     /// JSON, or what curl -d sends by default (form-urlencoded) and plain text: the body is parsed
@@ -218,6 +270,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
         if e.kind == .methodNotAllowed {
             r.headers.append(("Allow", e.message.hasSuffix("GET") ? "GET, HEAD" : "POST"))
         }
+        if e.kind == .busy { r.headers.append(("Retry-After", "1")) }
+        if e.kind == .unsupportedMedia { r.headers.append(("Accept-Encoding", "gzip, deflate")) }
         if e.kind == .unauthorized {
             r.headers.append(("WWW-Authenticate", "Bearer"))
             r.headers.append(("WWW-Authenticate", #"Basic realm="pairranker""#))
@@ -234,6 +288,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         case .cancelled: return "cancelled"
         case .unauthorized: return "unauthorized"
         case .notReady: return "not_ready"
+        case .busy: return "overloaded"
         case .internalError: return "internal"
         }
     }

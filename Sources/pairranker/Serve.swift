@@ -34,6 +34,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-connections"), parsing: .unconditional, help: Self.help("max-connections")) var maxConnections: String?
     @Option(name: .customLong("max-body-bytes"), parsing: .unconditional, help: Self.help("max-body-bytes")) var maxBodyBytes: String?
     @Option(name: .customLong("max-header-bytes"), parsing: .unconditional, help: Self.help("max-header-bytes")) var maxHeaderBytes: String?
+    @Option(name: .customLong("max-buffered-request-bytes"), parsing: .unconditional, help: Self.help("max-buffered-request-bytes")) var maxBufferedRequestBytes: String?
     @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: Self.help("idle-timeout")) var idleTimeout: String?
     @Option(name: .customLong("read-timeout"), parsing: .unconditional, help: Self.help("read-timeout")) var readTimeout: String?
     @Option(name: .customLong("write-timeout"), parsing: .unconditional, help: Self.help("write-timeout")) var writeTimeout: String?
@@ -63,6 +64,7 @@ struct Serve: ParsableCommand {
             ("max-connections", maxConnections),
             ("max-body-bytes", maxBodyBytes),
             ("max-header-bytes", maxHeaderBytes),
+            ("max-buffered-request-bytes", maxBufferedRequestBytes),
             ("idle-timeout", idleTimeout),
             ("read-timeout", readTimeout),
             ("write-timeout", writeTimeout),
@@ -100,6 +102,7 @@ struct Serve: ParsableCommand {
         let stopping = Self.drainSignals(log: log)
         BLAS.setThreads(s.threads)
         Parallel.threads = s.threads
+        MallocSetup.capArenas(cpus: s.threads)
 
         let metrics = Metrics()
         var appSettings = s.appSettings

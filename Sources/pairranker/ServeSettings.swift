@@ -14,6 +14,7 @@ struct ServeSettings: Equatable, Sendable {
     var maxConnections = 1024
     var maxBodyBytes = 4 << 20
     var maxHeaderBytes = 32 << 10
+    var maxBufferedRequestBytes = ServerConfig().maxBufferedRequestBytes
     var idleTimeout = 60.0
     var readTimeout = 30.0
     var writeTimeout = 30.0
@@ -41,6 +42,7 @@ struct ServeSettings: Equatable, Sendable {
         c.maxConnections = maxConnections
         c.limits.maxBodyBytes = maxBodyBytes
         c.limits.maxHeaderBytes = maxHeaderBytes
+        c.maxBufferedRequestBytes = maxBufferedRequestBytes
         c.idleTimeout = idleTimeout
         c.readTimeout = readTimeout
         c.writeTimeout = writeTimeout
@@ -71,6 +73,7 @@ struct ServeSettings: Equatable, Sendable {
         var s = RankerHTTPApp.Settings()
         s.apiKey = apiKey
         s.requestTimeout = requestTimeout
+        s.maxBodyBytes = maxBodyBytes
         return s
     }
 
@@ -142,9 +145,12 @@ struct ServeSetting: Sendable {
               defaultNote: "the CPUs this process may use"),
         .init(flag: "backlog", summary: "Listen backlog.", kind: .integer(\.backlog, 1...65535)),
         .init(flag: "max-connections", summary: "Open connections at most.", kind: .integer(\.maxConnections, 1...100_000)),
-        .init(flag: "max-body-bytes", summary: "Request body bytes at most (413 past it).", kind: .integer(\.maxBodyBytes, 1...(256 << 20))),
+        .init(flag: "max-body-bytes", summary: "Request body bytes at most, as sent and once inflated (413 past it).", kind: .integer(\.maxBodyBytes, 1...(256 << 20))),
         .init(flag: "max-header-bytes", summary: "Request header bytes at most (431 past it).",
               kind: .integer(\.maxHeaderBytes, 1024...(1 << 20))),
+        .init(flag: "max-buffered-request-bytes",
+              summary: "Request bytes the server holds at once: bodies received or queued, inflated bodies and their parsed JSON (503 with Retry-After past it).",
+              kind: .integer(\.maxBufferedRequestBytes, (1 << 20)...(1 << 40))),
         .init(flag: "idle-timeout", summary: "Seconds a keep-alive connection may idle.",
               kind: .number(\.idleTimeout, 0.001...day, unit: "seconds")),
         .init(flag: "read-timeout", summary: "Seconds to receive a whole request.",

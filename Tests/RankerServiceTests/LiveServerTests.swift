@@ -10,9 +10,11 @@ import Testing
         let server: HTTPServer
         let app: RankerHTTPApp
         var port: Int { server.port }
-        init(config: ServerConfig = ServerConfig(), apiKey: String? = nil, ready: Bool = true, engine: InferenceEngine? = nil) throws {
+        init(config: ServerConfig = ServerConfig(), apiKey: String? = nil, ready: Bool = true, engine: InferenceEngine? = nil,
+             maxBodyBytes: Int = RankerHTTPApp.Settings().maxBodyBytes) throws {
             var settings = RankerHTTPApp.Settings()
             settings.apiKey = apiKey
+            settings.maxBodyBytes = maxBodyBytes
             settings.openapi = OpenAPIDocument.text
             app = RankerHTTPApp(metrics: Metrics(), settings: settings, log: { _ in })
             let service = engine.map { RankerService(model: Support.model, engine: $0) } ?? Support.service

@@ -63,4 +63,72 @@ import Glibc
         #expect(after6 - base < 32 * 1024, "RSS \(base) -> \(after6) KB after 64 MiB on one connection")
         #expect(after8 - base < 48 * 1024, "RSS \(base) -> \(after8) KB after 400 MiB of requests")
     }
+
+    @Test("parsed JSON is held within --max-buffered-request-bytes: 24 clients at once, each body's tree about 20x its size")
+    func parsedJSONIsBounded() throws {
+        let port = FaultTests.freePort(29)
+        let budget = 48 << 20
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Support.executable)
+        p.arguments = ["serve", "--model", Support.modelDir, "--port", String(port), "--max-buffered-request-bytes", String(budget)]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { p.terminate(); p.waitUntilExit() }
+        var up = false
+        for _ in 0..<200 where !up {
+            if let c = try? RawHTTPClient(port: port) { c.send(RawHTTPClient.request("GET", "/ready")); up = c.read()?.status == 200 }
+            if !up { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        try #require(up)
+        // 100,000 nested singletons: 600 KB of text, 300,000 values (a tree of 10-13 MB; 40 MB reserved).
+        let body = #"{"input":"q","candidates":["a","b"],"x":["# + Array(repeating: "[[0]]", count: 100_000).joined(separator: ",") + "]}"
+        let request = RawHTTPClient.request("POST", "/rank", body: body)
+        for _ in 0..<2 {   // warm up the allocator
+            let c = try RawHTTPClient(port: port)
+            c.send(request)
+            _ = c.read()
+        }
+        let base = Self.rssKB(p.processIdentifier)
+        let peak = LockedCounter()
+        let statuses = LockedStatuses()
+        let sampling = LockedCounter()
+        sampling.set(1)
+        let sampler = Thread {
+            while sampling.value == 1 { peak.max(Self.rssKB(p.processIdentifier)); usleep(2000) }
+        }
+        sampler.start()
+        DispatchQueue.concurrentPerform(iterations: 24) { _ in
+            for _ in 0..<4 {
+                guard let c = try? RawHTTPClient(port: port, timeout: 60) else { statuses.add(-1); continue }
+                c.send(request)
+                statuses.add(c.read()?.status ?? 0)
+            }
+        }
+        sampling.set(0)
+        Thread.sleep(forTimeInterval: 0.01)
+        let seen = statuses.all
+        print("server RSS \(base) KB before, \(peak.value) KB at peak; statuses \(Dictionary(grouping: seen, by: { $0 }).mapValues(\.count))")
+        #expect(seen.count == 96)
+        #expect(seen.allSatisfy { [200, 422, 503].contains($0) }, "\(seen)")
+        #expect(seen.contains(503), "some requests waited for the budget")
+        #expect(seen.contains { $0 != 503 }, "and some ran")
+        // 24 trees at once would be about 300 MB; the budget lets one or two be built at a time.
+        #expect(peak.value - base < (budget >> 10) + 8 * 1024, "RSS \(base) -> \(peak.value) KB")
+    }
+}
+
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v = 0
+    var value: Int { lock.withLock { v } }
+    func set(_ x: Int) { lock.withLock { v = x } }
+    func max(_ x: Int) { lock.withLock { v = Swift.max(v, x) } }
+}
+
+final class LockedStatuses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var s: [Int] = []
+    var all: [Int] { lock.withLock { s } }
+    func add(_ x: Int) { lock.withLock { s.append(x) } }
 }
