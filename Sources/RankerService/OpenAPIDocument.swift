@@ -25,6 +25,14 @@ info:
     bodies with strict chunk sizes. Past the connection cap or the server's budget of buffered
     request bytes the answer is 503 with `Retry-After`, and the connection closes.
 
+    Request bodies may carry `Content-Encoding: gzip` or `deflate` (zlib or raw); the body limit
+    applies to the inflated size as well (413 past it, without inflating the rest), corrupt data
+    is a 400 and any other coding a 415 naming it, with `Accept-Encoding: gzip, deflate`. A body's
+    inflated bytes and an upper bound of its parsed JSON (2 bytes per byte plus 128 per value) are
+    reserved in that same budget while the request runs: 503 with `Retry-After` when they do not
+    fit now, 413 when they exceed the whole budget. Answers of 1 KiB or more are gzip-compressed
+    when `Accept-Encoding` takes gzip; every answer carries `Vary: Accept-Encoding`.
+
     Truncation is per input, as the reference with batch_size=1: a result never depends on what
     else was sent.
   license:

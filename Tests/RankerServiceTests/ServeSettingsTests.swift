@@ -36,6 +36,7 @@ import Testing
         #expect(s.serviceLimits == ServiceLimits())
         #expect(s.engineConfig == BatchingEngine.Config())
         #expect(s.appSettings.requestTimeout == RankerHTTPApp.Settings().requestTimeout)
+        #expect(s.appSettings.maxBodyBytes == s.serverConfig.limits.maxBodyBytes, "an inflated body has the body limit")
         #expect(s.apiKey == nil && s.weights == nil && s.model == "llm-blender/pair-ranker")
         #expect(ServeSettings(cpus: 100_000).threads == ServeSetting.maxThreads, "a default is always inside its own range")
         #expect(ServeSettings(cpus: 0).threads == 1)
@@ -43,7 +44,7 @@ import Testing
 
     @Test("every setting: the flag wins over the variable, which wins over the default")
     func precedence() throws {
-        #expect(ServeSetting.all.count == 25)
+        #expect(ServeSetting.all.count == 26)
         for s in ServeSetting.all {
             let (a, b) = Self.values(s)
             let defaults = try Self.resolve()

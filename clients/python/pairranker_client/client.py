@@ -7,6 +7,7 @@ repeats a side effect.
 """
 
 import email.utils
+import gzip
 import http.client
 import json
 import random
@@ -25,10 +26,13 @@ class Client:
     `api_key` is sent as `Authorization: Bearer KEY`. `timeout` bounds each attempt (seconds;
     also sent as X-Request-Timeout so the server gives up too). `retries` is how many times a call
     is retried on 429/503 or a failed connection; waits grow from `backoff` seconds, doubling, up
-    to `max_backoff`, or as long as the server's Retry-After says (capped by `max_backoff`)."""
+    to `max_backoff`, or as long as the server's Retry-After says (capped by `max_backoff`).
+    Request bodies of `compress_min_bytes` or more (64 KiB; None: never) are sent gzip-compressed,
+    and answers are asked for and accepted gzip-compressed."""
 
     def __init__(self, base_url="http://127.0.0.1:8080", api_key=None, timeout=120.0, retries=5,
-                 backoff=0.5, max_backoff=30.0, user_agent="pairranker-client/0.1"):
+                 backoff=0.5, max_backoff=30.0, user_agent="pairranker-client/0.1",
+                 compress_min_bytes=64 << 10):
         url = urllib.parse.urlsplit(base_url)
         if url.scheme not in ("http", "https"):
             raise ValueError(f"base_url must be http:// or https://, not {base_url!r}")
@@ -44,6 +48,7 @@ class Client:
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.user_agent = user_agent
+        self.compress_min_bytes = compress_min_bytes
         self._local = threading.local()
 
     # -- routes --------------------------------------------------------------------------------
@@ -121,9 +126,12 @@ class Client:
         """One call with keep-alive, retries and typed errors; returns the decoded JSON (or text)."""
         payload = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"User-Agent": self.user_agent, "Accept": "application/json",
-                   "X-Request-Timeout": f"{self.timeout:g}"}
+                   "Accept-Encoding": "gzip", "X-Request-Timeout": f"{self.timeout:g}"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
+            if self.compress_min_bytes is not None and len(payload) >= self.compress_min_bytes:
+                payload = gzip.compress(payload, compresslevel=1)
+                headers["Content-Encoding"] = "gzip"
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         attempts = (self.retries if retry else 0) + 1
@@ -177,6 +185,8 @@ class Client:
         resp = conn.getresponse()
         data = resp.read()
         reply_headers = {k.lower(): v for k, v in resp.getheaders()}
+        if reply_headers.get("content-encoding", "").lower() == "gzip":
+            data = gzip.decompress(data)
         if reply_headers.get("connection", "").lower() == "close":
             self._drop()
         return resp.status, reply_headers, data

@@ -4,6 +4,7 @@
     python -m unittest discover -s clients/python/tests -v
 """
 
+import gzip
 import http.server
 import json
 import os
@@ -120,6 +121,23 @@ class LiveServer(unittest.TestCase):
             c.request("POST", "/nope", {})
         with self.assertRaises(pc.BadRequest):
             c.request("POST", "/rank", ["not", "an", "object"])
+
+    def test_gzip_bodies_and_answers(self):
+        # A large body goes out gzip-compressed and the answer comes back compressed; both are
+        # what the uncompressed exchange gives.
+        candidates = [f"candidate {i}: " + "words " * 2000 for i in range(4)]
+        plain = client(compress_min_bytes=None).rank("which?", candidates)
+        z = client(compress_min_bytes=1).rank("which?", candidates)
+        self.assertEqual(plain["ranks"], z["ranks"])
+        self.assertEqual(plain["scores"], z["scores"])
+        body = json.dumps({"text": "hello " * 500}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/tokenize", data=gzip.compress(body), method="POST",
+                                     headers={"Content-Type": "application/json", "Content-Encoding": "gzip",
+                                              "Accept-Encoding": "gzip", "X-API-Key": KEY})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.headers["Content-Encoding"], "gzip")
+            reply = json.loads(gzip.decompress(r.read()))
+        self.assertEqual(len(reply["ids"]), len(client().tokenize("hello " * 500)["ids"]))
 
     def test_api_key_in_the_url_password(self):
         c = pc.Client(f"http://:{KEY}@127.0.0.1:{port}")
