@@ -1,4 +1,5 @@
 import Foundation
+import PairEngine
 import PairRanker
 import Testing
 #if canImport(Glibc)
@@ -28,11 +29,10 @@ import Glibc
         let lock = NSLock()
         private var asked = 0
         var admissions: Int { lock.withLock { asked } }
-        func admit(pairs: Int, context: RequestContext) throws {
+        func admit(pairs: Int, context: RequestContext) throws -> Admission {
             lock.withLock { asked += 1 }
             throw APIError(.overloaded, "full")
         }
-        func release(pairs: Int) {}
         func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
             Issue.record("nothing is evaluated without admission")
             return []
@@ -110,8 +110,10 @@ import Glibc
             let lock = NSLock()
             var admitted: [Int] = [], evaluated = 0
             init(_ inner: DirectEngine) { self.inner = inner }
-            func admit(pairs: Int, context: RequestContext) throws { lock.withLock { admitted.append(pairs) } }
-            func release(pairs: Int) {}
+            func admit(pairs: Int, context: RequestContext) throws -> Admission {
+                lock.withLock { admitted.append(pairs) }
+                return Admission(pairs: pairs)
+            }
             func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
                 lock.withLock { evaluated += pairs.count }
                 return try inner.evaluate(pairs, context: context)

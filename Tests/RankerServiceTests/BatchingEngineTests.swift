@@ -1,4 +1,5 @@
 import Foundation
+import PairEngine
 import PairRanker
 import Testing
 
@@ -78,19 +79,24 @@ import Testing
         fake.holding = true
         let engine = BatchingEngine(config: config(queue: 10), scorer: fake.score)
         defer { engine.shutdown() }
-        let admitted = (0..<5).map { _ in RequestContext(id: "a") }
-        for c in admitted { try engine.admit(pairs: 2, context: c) }
+        var held = try (0..<5).map { _ in try engine.admit(pairs: 2, context: RequestContext(id: "a")) }
         var refused = 0
         for _ in 0..<7 {
-            do { try engine.admit(pairs: 2, context: RequestContext(id: "b")) } catch let e as APIError {
-                #expect(e.kind == .overloaded && e.status.code == 429)
+            do { held.append(try engine.admit(pairs: 2, context: RequestContext(id: "b"))) } catch let e as EngineError {
+                #expect(e == .overloaded(admitted: 10, capacity: 10, requested: 2))
+                #expect(APIError(e).kind == .overloaded && APIError(e).status.code == 429)
                 refused += 1
             }
         }
         #expect(refused == 7)
         #expect(fake.scored.isEmpty)
-        engine.release(pairs: 2)
-        try engine.admit(pairs: 2, context: RequestContext(id: "c"))
+        #expect(engine.admittedPairs == 10)
+        held.removeLast()  // an admission released by going away
+        #expect(engine.admittedPairs == 8)
+        held.append(try engine.admit(pairs: 2, context: RequestContext(id: "c")))
+        #expect(engine.admittedPairs == 10)
+        held.removeAll()
+        #expect(engine.admittedPairs == 0)
         fake.gate.signal()
     }
 
@@ -106,7 +112,7 @@ import Testing
         fake.entered.wait()  // the big batch is running and held
         let short = Self.pairs(3, tag: 200)
         let ctx = RequestContext(id: "short", deadline: DispatchTime.now().uptimeNanoseconds + 50_000_000)
-        #expect(throws: APIError(.timeout, "the request's deadline passed before its pairs were computed (3 of 3 left)")) {
+        #expect(throws: EngineError.deadlineExceeded(remaining: 3, total: 3)) {
             _ = try engine.evaluate(short, context: ctx)
         }
         fake.holding = false
@@ -137,16 +143,16 @@ import Testing
         let flag = Flag()
         let ctx = RequestContext(id: "leaver", cancelled: { flag.gone })
         let result = DispatchSemaphore(value: 0)
-        final class Box: @unchecked Sendable { var error: APIError? }  // written before result.signal(), read after wait()
+        final class Box: @unchecked Sendable { var error: EngineError? }  // written before result.signal(), read after wait()
         let box = Box()
         DispatchQueue.global().async {
-            do { _ = try engine.evaluate(Self.pairs(6, tag: 300), context: ctx) } catch { box.error = error as? APIError }
+            do { _ = try engine.evaluate(Self.pairs(6, tag: 300), context: ctx) } catch { box.error = error as? EngineError }
             result.signal()
         }
         Thread.sleep(forTimeInterval: 0.05)
         flag.gone = true
         result.wait()
-        #expect(box.error?.kind == .cancelled)
+        #expect(box.error == .cancelled)
         fake.holding = false
         fake.gate.signal()
         Thread.sleep(forTimeInterval: 0.05)
@@ -193,5 +199,21 @@ import Testing
         #expect(fake.batches.allSatisfy { $0.reduce(0) { $0 + $1.ids.count } <= 12 })
         #expect(metrics.counter("pairranker_pairs_processed_total") == 7)
         #expect(metrics.render().contains("pairranker_batch_pairs_count"))
+    }
+
+    @Test("the engine's errors reach clients with the statuses and messages they always had")
+    func engineErrorsOnTheWire() {
+        let cases: [(EngineError, APIError, Int)] = [
+            (.overloaded(admitted: 4090, capacity: 4096, requested: 12),
+             APIError(.overloaded, "the server is at capacity (4090 of 4096 pairs admitted; this request needs 12); nothing was computed, retry later"), 429),
+            (.deadlineExceeded(remaining: 3, total: 5),
+             APIError(.timeout, "the request's deadline passed before its pairs were computed (3 of 5 left)"), 504),
+            (.cancelled, APIError(.cancelled, "the client went away"), 499),
+            (.scorerMismatch(returned: 2, expected: 3), APIError(.internalError, "the scorer returned 2 logits for 3 pairs"), 500),
+        ]
+        for (engine, api, code) in cases {
+            #expect(APIError(engine) == api)
+            #expect(APIError(engine).status.code == code)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import PairEngine
 import Testing
 
 @testable import RankerService

@@ -1,4 +1,5 @@
 import Foundation
+import PairEngine
 import Testing
 
 @testable import PairRanker

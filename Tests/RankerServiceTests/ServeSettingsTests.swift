@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HTTPServer
+import PairEngine
 import Testing
 
 @testable import RankerService

@@ -1,4 +1,5 @@
 import Foundation
+import PairEngine
 import PairRanker
 import Testing
 
@@ -72,8 +73,7 @@ import Testing
     /// pair, so each pivot beats its whole range and a plain quicksort would make n(n−1)/2
     /// comparisons.
     final class AdversarialEngine: InferenceEngine, @unchecked Sendable {
-        func admit(pairs: Int, context: RequestContext) throws {}
-        func release(pairs: Int) {}
+        func admit(pairs: Int, context: RequestContext) throws -> Admission { Admission(pairs: pairs) }
         func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
             context.record(queue: 0, inference: 0, pairs: pairs.count, tokens: 0)
             return pairs.indices.map { $0 % 2 == 0 ? -1 : 1 }
@@ -120,8 +120,7 @@ import Testing
         let inner = DirectEngine(model: Support.model)
         let lock = NSLock()
         var calls = 0
-        func admit(pairs: Int, context: RequestContext) throws {}
-        func release(pairs: Int) {}
+        func admit(pairs: Int, context: RequestContext) throws -> Admission { Admission(pairs: pairs) }
         func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
             lock.lock(); calls += 1; lock.unlock()
             return try inner.evaluate(pairs, context: context)
