@@ -58,7 +58,12 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
-        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairEngine", "PairRanker", "pairranker"], swiftSettings: simdDefine),
+        // Shared by the service and CLI tests: the fixture model, goldens, runs of the executable.
+        .target(name: "TestSupport", dependencies: ["RankerService", "PairEngine", "PairRanker"], path: "Tests/TestSupport"),
+        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairEngine", "PairRanker", "TestSupport"]),
+        // The pairranker executable's commands: argument parsing, ServeSettings, rank, shards.
+        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "PairEngine", "TestSupport"],
+                    swiftSettings: simdDefine),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import PairEngine
+import TestSupport
 import Testing
 
 @testable import RankerService

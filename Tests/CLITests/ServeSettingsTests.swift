@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HTTPServer
 import PairEngine
+import TestSupport
 import Testing
 
 @testable import RankerService
@@ -191,48 +192,5 @@ extension ServeSettingsTests {
         #expect(p.terminationStatus == 1, "\(text)")
         #expect(text.contains("--host 999.1.1.1 --port 0: cannot listen"), "\(text)")
         #expect(!text.contains("model.load_failed"), "\(text)")
-    }
-}
-
-/// SIGHUP drains like SIGTERM (its default action killed the server at once, losing in-flight work).
-@Suite struct HangUpTests {
-    @Test("SIGHUP during requests: all answered, then exit 0, the drain logged with its signal")
-    func sighup() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Support.executable)
-        // Port 0: the kernel picks a free one, read back from the start-up log.
-        p.arguments = ["serve", "--model", Support.modelDir, "--port", "0", "--drain-timeout", "120"]
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("pairranker-hup-\(getpid()).log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardError = FileHandle(forWritingAtPath: log)
-        try p.run()
-        var port = 0
-        var up = false
-        for _ in 0..<1200 {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if port == 0, let r = text.range(of: #""port":"#) {
-                port = Int(text[r.upperBound...].prefix { $0.isNumber }) ?? 0
-            }
-            if port > 0, let c = try? RawHTTPClient(port: port) {
-                c.send(RawHTTPClient.request("GET", "/ready"))
-                if c.read()?.status == 200 { up = true; break }
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(up, "the server became ready on port \(port)")
-        guard up else { p.terminate(); return }
-        let cands = (0..<8).map { "candidate \($0) " + String(repeating: "word ", count: 60) }
-        let body = JSON.object([("input", .string("rank these")), ("candidates", .array(cands.map(JSON.string)))]).text
-        let clients = try (0..<6).map { _ in try RawHTTPClient(port: port, timeout: 300) }
-        for c in clients { c.send(RawHTTPClient.request("POST", "/rank", body: body)) }
-        Thread.sleep(forTimeInterval: 0.2)
-        kill(p.processIdentifier, SIGHUP)
-        let statuses = clients.map { $0.read()?.status ?? -1 }
-        #expect(statuses == Array(repeating: 200, count: 6), "every accepted request is answered: \(statuses)")
-        p.waitUntilExit()
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(text)")
-        #expect(text.contains(#""msg":"shutdown.drain","signal":"SIGHUP""#), "\(text)")
-        #expect((try? RawHTTPClient(port: port)) == nil, "the listener is closed")
     }
 }
