@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -721,5 +722,3 @@ final class LockedInt: @unchecked Sendable {
     private var value = 0
     func withLock<T>(_ body: (inout Int) -> T) -> T { lock.withLock { body(&value) } }
 }
-
-import Foundation

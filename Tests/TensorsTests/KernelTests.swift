@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @testable import Tensors
 
@@ -75,9 +78,6 @@ import Testing
         print("tanh max error \(worst) ulp")
     }
 }
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite struct OpenBLASCoreTests {
     let avx512: Set<String> = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
