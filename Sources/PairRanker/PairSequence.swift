@@ -14,7 +14,8 @@ public struct PairSequence: Hashable, Sendable {
     }
 }
 
-/// One input's segments after the reference's per-input truncation (spec §1.3 with batch_size=1).
+/// One input's segments after truncation, per input: the reference with a batch of one
+/// (docs/model.md §1).
 public struct Segments: Equatable, Sendable {
     /// `[CLS] <|source|> … [SEP]`, at most the source budget.
     public let source: [Int32]

@@ -2,7 +2,7 @@ import Foundation
 import PairEngine
 import PairRanker
 
-/// The API's semantics (api.md), independent of HTTP: validate a request body, plan its pair
+/// The API's semantics (openapi.yaml), independent of HTTP: validate a request body, plan its pair
 /// sequences, admit the whole request, score its pairs through the engine, shape the response.
 /// The CLI and the HTTP routes both call `handle`.
 public final class RankerService: @unchecked Sendable {

@@ -101,7 +101,7 @@ import Testing
         #expect(checked > 250, "every bad value was tried: \(checked)")
     }
 
-    @Test("the values issue 12 found starting a broken server are refused by name, through the real argument parser",
+    @Test("values that once started a broken server are refused by name, through the real argument parser",
           arguments: [
               (["--request-timeout", "-1"], "--request-timeout=-1 is out of range", "0.001...86400"),
               (["--request-timeout", "1e12"], "--request-timeout=1e12 is out of range", "0.001...86400"),
