@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, builds, runs the Swift suites (units, goldens, live
+# The test command: installs what it needs, lints (scripts/lint.sh), builds, runs the Swift suites (units, goldens, live
 # server, faults), the goldens and batch invariance again under every OpenBLAS kernel family
 # this CPU can run, the serving path's concurrency under ThreadSanitizer, the Python client
 # against a live server, /metrics through promtool, the API contract check (openapi.yaml + schemathesis against a live
@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/lint.sh
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

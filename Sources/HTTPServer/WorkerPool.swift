@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
 
 /// A fixed set of threads that run request handlers. Handlers block (they wait for the
 /// inference engine), so they need real threads: a Dispatch concurrent queue on Linux runs no

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+
+@testable import HTTPServer
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@testable import HTTPServer
-
-/// Issue 12, server side: each test is one class of failure a hostile or busy client caused.
+/// The server against hostile and busy clients: each test is one class of failure a hostile or busy client caused.
 @Suite(.serialized) struct HTTPServerTests {
     // MARK: memory
 

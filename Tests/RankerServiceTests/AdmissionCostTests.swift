@@ -3,11 +3,12 @@ import PairEngine
 import PairRanker
 import TestSupport
 import Testing
+
+@testable import RankerService
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import RankerService
 
 /// The cheap limits (counts of inputs, candidates, pairs; bytes) and admission are decided
 /// before any text is tokenized, so a large request that is refused costs almost nothing.

@@ -2,11 +2,12 @@ import Foundation
 import HTTPServer
 import TestSupport
 import Testing
+
+@testable import RankerService
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import RankerService
 
 /// Hostile and broken clients against the live server: each test names the fault it injects.
 @Suite(.serialized) struct FaultTests {

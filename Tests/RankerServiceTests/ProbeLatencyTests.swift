@@ -5,7 +5,7 @@ import Testing
 
 @testable import RankerService
 
-/// Issue 12 item 10 on the real app and the fixture model: a kubelet's probes (1 s timeout by
+/// Probe latency on the real app and the fixture model: a kubelet's probes (1 s timeout by
 /// default) must answer while inference holds every handler thread.
 @Suite(.serialized) struct ProbeLatencyTests {
     @Test("/health, /ready and /metrics: p99 under 50 ms (of 300 each) with 100 /compare requests held in the engine")

@@ -6,7 +6,7 @@ import Testing
 
 @testable import RankerService
 
-/// Issue 14 item 2: /rank mode sort, and rerank of 33 to 1,000 documents by the sort, held to
+/// /rank mode sort, and rerank of 33 to 1,000 documents by the sort, held to
 /// its declared budget of forwards.
 @Suite struct WireSortTests {
     static func candidates(_ n: Int) -> [String] { (0..<n).map { "answer number \($0): \(String(repeating: "x", count: $0 % 7)) \($0 * 37 % 101)" } }

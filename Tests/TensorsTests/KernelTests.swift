@@ -1,9 +1,10 @@
 import Testing
+
+@testable import Tensors
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import Tensors
 
 @Suite struct KernelTests {
     func random(_ n: Int, seed: UInt64) -> [Float] {
