@@ -2,7 +2,7 @@
 /// the client has gone away (the connection closed while the request was being answered).
 public final class HTTPRequestContext: @unchecked Sendable {
     public let remoteAddress: String
-    private let lock = NSLockLike()
+    private let lock = Locked<Void>()  // guards cancelled, onCancel
     private var cancelled = false
     private var onCancel: [() -> Void] = []
 

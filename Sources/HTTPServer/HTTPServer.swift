@@ -33,7 +33,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let workers: WorkerPool
     private var listeners: [Int32] = []
     private var wake: (r: Int32, w: Int32) = (-1, -1)
-    private let lock = NSLockLike()
+    private let lock = Locked<Void>()  // guards completed, stopRequested, drainDeadline, cutOff, registeredInline
     private var completed: [Completed] = []
     private var stopRequested = false
     private var drainDeadline: Double = 0
@@ -708,17 +708,11 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Open connections (for tests and metrics).
     public var openConnections: Int { connectionCount.withLock { $0 } }
-    private let connectionCount = LockedInt()
+    private let connectionCount = Locked(0)
     /// Request bytes held now across all connections (heads, bodies, queued and running requests).
     public var bufferedRequestBytes: Int { bufferedCounter.withLock { $0 } }
     /// The most `bufferedRequestBytes` has been since start.
     public var peakBufferedRequestBytes: Int { peakCounter.withLock { $0 } }
-    private let bufferedCounter = LockedInt()
-    private let peakCounter = LockedInt()
-}
-
-final class LockedInt: @unchecked Sendable {
-    private let lock = NSLockLike()
-    private var value = 0
-    func withLock<T>(_ body: (inout Int) -> T) -> T { lock.withLock { body(&value) } }
+    private let bufferedCounter = Locked(0)
+    private let peakCounter = Locked(0)
 }

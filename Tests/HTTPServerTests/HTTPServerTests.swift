@@ -118,7 +118,7 @@ import Glibc
         config.limits.maxBodyBytes = 1 << 30
         let s = try TestServer(config: config)
         let hog = try TestClient(port: s.port)
-        let stop = LockedInt()
+        let stop = Locked(0)
         // A chunked body of one-byte chunks, as fast as the socket takes it.
         hog.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
         let block = Array(String(repeating: "1\r\nA\r\n", count: 100_000).utf8)
@@ -244,7 +244,7 @@ import Glibc
         let s = try TestServer()
         // Another client keeps the event loop busy, so that it often looks at finished work
         // between a handler's return and the next poll.
-        let stop = LockedInt()
+        let stop = Locked(0)
         let busy = try TestClient(port: s.port)
         let hammer = Thread {
             while stop.withLock({ $0 }) == 0 {
