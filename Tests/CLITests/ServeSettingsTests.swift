@@ -159,18 +159,10 @@ import Testing
             ([], ["PAIRRANKER_MAX_WAIT_MS": "1e300"], "PAIRRANKER_MAX_WAIT_MS=1e300 is out of range"),
             ([], ["PAIRRANKER_READ_TIMEOUT": "nan"], "PAIRRANKER_READ_TIMEOUT=nan is not finite"),
         ] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Support.executable)
             // A model that does not exist: had the setting been accepted, loading would fail (exit 1).
-            p.arguments = ["serve", "--model", "/nonexistent/model", "--port", "0"] + args
-            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = Pipe()
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 64, "\(args) \(env): \(text)")
+            let (status, _, text) = try Support.run(["serve", "--model", "/nonexistent/model", "--port", "0"] + args,
+                                                    stdin: "", environment: env)
+            #expect(status == 64, "\(args) \(env): \(text)")
             #expect(text.contains(want), "\(text)")
             #expect(!text.contains(#""msg":"config""#) && !text.contains("model.load_failed"), "nothing started: \(text)")
         }
@@ -180,16 +172,9 @@ import Testing
 extension ServeSettingsTests {
     @Test("an address that cannot be listened on exits 1 naming --host and --port, before loading the model")
     func cannotListen() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Support.executable)
-        p.arguments = ["serve", "--model", "/nonexistent/model", "--host", "999.1.1.1", "--port", "0"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 1, "\(text)")
+        let (status, _, text) = try Support.run(["serve", "--model", "/nonexistent/model", "--host", "999.1.1.1", "--port", "0"],
+                                                stdin: "")
+        #expect(status == 1, "\(text)")
         #expect(text.contains("--host 999.1.1.1 --port 0: cannot listen"), "\(text)")
         #expect(!text.contains("model.load_failed"), "\(text)")
     }

@@ -34,13 +34,7 @@ import Glibc
         }
         #expect(up, "the server became ready on port \(port)")
         guard up else { p.terminate(); return }
-        let cands = (0..<8).map { "candidate \($0) " + String(repeating: "word ", count: 60) }
-        let body = JSON.object([("input", .string("rank these")), ("candidates", .array(cands.map(JSON.string)))]).text
-        let clients = try (0..<6).map { _ in try RawHTTPClient(port: port, timeout: 300) }
-        for c in clients { c.send(RawHTTPClient.request("POST", "/rank", body: body)) }
-        Thread.sleep(forTimeInterval: 0.2)
-        kill(p.processIdentifier, SIGHUP)
-        let statuses = clients.map { $0.read()?.status ?? -1 }
+        let statuses = try DrainTests.ranksAcross(port: port) { kill(p.processIdentifier, SIGHUP) }
         #expect(statuses == Array(repeating: 200, count: 6), "every accepted request is answered: \(statuses)")
         p.waitUntilExit()
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
