@@ -58,9 +58,13 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
+        // A scorer and metrics to drive the engine with, without a model or a server.
+        .target(name: "EngineTestSupport", dependencies: ["PairEngine", "PairRanker"], path: "Tests/EngineTestSupport"),
+        .testTarget(name: "PairEngineTests", dependencies: ["PairEngine", "PairRanker", "EngineTestSupport"]),
         // Shared by the service and CLI tests: the fixture model, goldens, runs of the executable.
         .target(name: "TestSupport", dependencies: ["RankerService", "PairEngine", "PairRanker"], path: "Tests/TestSupport"),
-        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairEngine", "PairRanker", "TestSupport"]),
+        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairEngine", "PairRanker", "TestSupport",
+                                                      "EngineTestSupport"]),
         // The pairranker executable's commands: argument parsing, ServeSettings, rank, shards.
         .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "PairEngine", "TestSupport"],
                     swiftSettings: simdDefine),

@@ -23,7 +23,7 @@ passed=$(sed -n 's/.*Test run with \([0-9]*\) tests.* passed after.*/\1/p' "$log
 total=${passed:-0}
 # Goldens and batch invariance under each kernel family this CPU can execute: the engine runs one
 # GEMM per batch on kernels whose rows do not depend on the batch and one per sequence elsewhere.
-matrix="TensorsTests|DeBERTaTests|PairRankerTests|BatchingEngineTests|BatchRankTests"
+matrix="TensorsTests|DeBERTaTests|PairRankerTests|BatchingEngineTests|EngineServiceTests|BatchRankTests"
 for c in $(.build/debug/pairranker dev blas-core --tested); do
   echo "test: goldens and batch invariance under OpenBLAS $c kernels"
   OPENBLAS_CORETYPE=$c swift test --skip-build --filter "$matrix" > "$log" 2>&1 || { cat "$log"; exit 1; }

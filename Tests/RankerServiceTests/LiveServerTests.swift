@@ -1,3 +1,4 @@
+import EngineTestSupport
 import Foundation
 import HTTPServer
 import PairEngine
@@ -121,8 +122,7 @@ import Testing
 
     @Test("429 when over the admission limit and 504 past a deadline, through HTTP")
     func overloadAndDeadline() throws {
-        let fake = BatchingEngineTests.FakeScorer()
-        fake.holding = true
+        let fake = FakeScorer(holding: true)
         var ec = BatchingEngine.Config()
         ec.maxQueuePairs = 4
         let engine = BatchingEngine(config: ec, scorer: fake.score)

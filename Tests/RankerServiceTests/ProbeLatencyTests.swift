@@ -1,3 +1,4 @@
+import EngineTestSupport
 import Foundation
 import HTTPServer
 import PairEngine
@@ -10,8 +11,7 @@ import Testing
 @Suite(.serialized) struct ProbeLatencyTests {
     @Test("/health, /ready and /metrics: p99 under 50 ms (of 300 each) with 100 /compare requests held in the engine")
     func probesUnderLoad() throws {
-        let fake = BatchingEngineTests.FakeScorer()
-        fake.holding = true
+        let fake = FakeScorer(holding: true)
         let engine = BatchingEngine(config: BatchingEngine.Config(), scorer: fake.score)
         defer { engine.shutdown() }
         let live = try LiveServerTests.Live(engine: engine)
