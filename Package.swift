@@ -2,8 +2,9 @@
 // pairranker: the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) served over HTTP on CPU.
 // Dependency direction (docs/architecture.md, "Modules"): pairranker (CLI) -> RankerService ->
 // PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS; RankerService -> HTTPServer -> CZlib;
-// PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib. Lower modules never import higher ones:
-// PairEngine (the batching engine) knows neither HTTP nor the API's types.
+// PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib; the CLI also uses Hub and lower modules
+// directly. Lower modules never import higher ones: PairEngine (the batching engine) knows neither
+// HTTP nor the API's types.
 // Linux only (Glibc, /proc): no Apple platform is claimed.
 import Foundation
 import PackageDescription
