@@ -1,7 +1,10 @@
 // swift-tools-version:6.0
 // pairranker: the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) served over HTTP on CPU.
-// Dependency direction (docs/architecture.md): CLI -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS,
-// DeBERTa -> Checkpoints -> CZlib. Lower modules never import higher ones.
+// Dependency direction (docs/architecture.md, "Modules"): pairranker (CLI) -> RankerService ->
+// PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS; RankerService -> HTTPServer -> CZlib;
+// PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib; the CLI also uses Hub and lower modules
+// directly. Lower modules never import higher ones: PairEngine (the batching engine) knows neither
+// HTTP nor the API's types.
 // Linux only (Glibc, /proc): no Apple platform is claimed.
 import Foundation
 import PackageDescription
@@ -44,9 +47,10 @@ let package = Package(
         .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
         .target(name: "HTTPServer", dependencies: ["CZlib"]),
         .target(name: "Hub"),
-        .target(name: "RankerService", dependencies: ["PairRanker", "HTTPServer"]),
+        .target(name: "PairEngine", dependencies: ["PairRanker"]),
+        .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker", "RankerService", "Tensors", "HTTPServer", "Hub",
+            "PairRanker", "PairEngine", "RankerService", "Tensors", "HTTPServer", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: simdDefine),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
@@ -55,7 +59,16 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
-        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairRanker", "pairranker"], swiftSettings: simdDefine),
+        // A scorer and metrics to drive the engine with, without a model or a server.
+        .target(name: "EngineTestSupport", dependencies: ["PairEngine", "PairRanker"], path: "Tests/EngineTestSupport"),
+        .testTarget(name: "PairEngineTests", dependencies: ["PairEngine", "PairRanker", "EngineTestSupport"]),
+        // Shared by the service and CLI tests: the fixture model, goldens, runs of the executable.
+        .target(name: "TestSupport", dependencies: ["RankerService", "PairEngine", "PairRanker"], path: "Tests/TestSupport"),
+        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairEngine", "PairRanker", "TestSupport",
+                                                      "EngineTestSupport"]),
+        // The pairranker executable's commands: argument parsing, ServeSettings, rank, shards.
+        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "PairEngine", "TestSupport"],
+                    swiftSettings: simdDefine),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]
 )

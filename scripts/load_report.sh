@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput and latency of the server under load, against the same pairs run back to back
-# through the CLI, in one run (issue 5's report). Usage:
+# through the CLI, in one run (BENCHMARKS.md, "Serving"). Usage:
 #   scripts/load_report.sh [MODEL_DIR] [SECONDS_PER_STEP] [CANDIDATES]
 # Needs a release build (swift build -c release). Prints one JSON line per measurement.
 set -euo pipefail

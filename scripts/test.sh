@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, builds, runs the Swift suites (units, goldens, live
+# The test command: installs what it needs, lints (scripts/lint.sh), builds, runs the Swift suites (units, goldens, live
 # server, faults), the goldens and batch invariance again under every OpenBLAS kernel family
 # this CPU can run, the serving path's concurrency under ThreadSanitizer, the Python client
 # against a live server, /metrics through promtool, the API contract check (openapi.yaml + schemathesis against a live
@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/lint.sh
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -22,7 +23,7 @@ passed=$(sed -n 's/.*Test run with \([0-9]*\) tests.* passed after.*/\1/p' "$log
 total=${passed:-0}
 # Goldens and batch invariance under each kernel family this CPU can execute: the engine runs one
 # GEMM per batch on kernels whose rows do not depend on the batch and one per sequence elsewhere.
-matrix="TensorsTests|DeBERTaTests|PairRankerTests|BatchingEngineTests|BatchRankTests"
+matrix="TensorsTests|DeBERTaTests|PairRankerTests|BatchingEngineTests|EngineServiceTests|BatchRankTests"
 for c in $(.build/debug/pairranker dev blas-core --tested); do
   echo "test: goldens and batch invariance under OpenBLAS $c kernels"
   OPENBLAS_CORETYPE=$c swift test --skip-build --filter "$matrix" > "$log" 2>&1 || { cat "$log"; exit 1; }

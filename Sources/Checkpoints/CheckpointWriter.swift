@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// Writes float32 state dicts in the two published formats (for the benchmark's random models and
@@ -121,8 +122,6 @@ public enum CheckpointWriter {
         }
     }
 }
-
-import CZlib
 
 enum CZlibCRC {
     static func crc(_ p: UnsafePointer<UInt8>?, _ n: Int) -> UInt {

@@ -1,4 +1,4 @@
-/// "Just enough pickle" for torch state dicts (design.md §2; the candle pickle.rs model).
+/// "Just enough pickle" for torch state dicts (modelled on candle's pickle.rs).
 ///
 /// A closed set of opcodes is interpreted; anything else is an error. GLOBAL only names one of an
 /// allow-list of classes and functions, and REDUCE applies just those, by pattern: nothing is ever

@@ -1,7 +1,7 @@
 import Foundation
 
 /// `config.json` of a DeBERTa-v2/v3 backbone. Properties are the camelCase of the JSON keys
-/// (design.md §2 habit 2). Defaults are deberta-v3-large's, the backbone of llm-blender/pair-ranker,
+/// (so a key and its property are found by the same name). Defaults are deberta-v3-large's, the backbone of llm-blender/pair-ranker,
 /// whose repository ships no backbone config.
 // Ports: configuration_deberta_v2.py DebertaV2Config
 public struct DebertaV2Config: Codable, Equatable, Sendable {

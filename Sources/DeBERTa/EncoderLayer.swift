@@ -10,9 +10,14 @@ struct EncoderLayer: @unchecked Sendable {
     /// (R, C) the layer-normed relative table through query_proj / key_proj (share_att_key),
     /// computed once at load: they do not depend on the input.
     let posQuery: FloatBuffer, posKey: FloatBuffer
-    let outputWeight: Weight, outputBias: Weight, attentionNormWeight: Weight, attentionNormBias: Weight
-    let intermediateWeight: Weight, intermediateBias: Weight
-    let ffnOutputWeight: Weight, ffnOutputBias: Weight, outputNormWeight: Weight, outputNormBias: Weight
+    // The rest are named after their checkpoint keys (under `encoder.layer.N.`), so
+    // `attentionOutputDenseWeight` is `attention.output.dense.weight` and `outputLayerNormWeight`
+    // the feed-forward's `output.LayerNorm.weight`.
+    let attentionOutputDenseWeight: Weight, attentionOutputDenseBias: Weight
+    let attentionOutputLayerNormWeight: Weight, attentionOutputLayerNormBias: Weight
+    let intermediateDenseWeight: Weight, intermediateDenseBias: Weight
+    let outputDenseWeight: Weight, outputDenseBias: Weight
+    let outputLayerNormWeight: Weight, outputLayerNormBias: Weight
 
     init(weights: WeightLoader, config: DebertaV2Config, relativeTable: FloatBuffer) throws {
         let c = config.hiddenSize, inter = config.intermediateSize
@@ -37,16 +42,16 @@ struct EncoderLayer: @unchecked Sendable {
         BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer + c * c,
                     bias: qkvBias.pointer + c, outFeatures: c, into: posKey.pointer)
         let out = weights.scoped("attention.output")
-        outputWeight = try out.tensor("dense.weight", shape: [c, c])
-        outputBias = try out.tensor("dense.bias", shape: [c])
-        attentionNormWeight = try out.tensor("LayerNorm.weight", shape: [c])
-        attentionNormBias = try out.tensor("LayerNorm.bias", shape: [c])
-        intermediateWeight = try weights.tensor("intermediate.dense.weight", shape: [inter, c])
-        intermediateBias = try weights.tensor("intermediate.dense.bias", shape: [inter])
-        ffnOutputWeight = try weights.tensor("output.dense.weight", shape: [c, inter])
-        ffnOutputBias = try weights.tensor("output.dense.bias", shape: [c])
-        outputNormWeight = try weights.tensor("output.LayerNorm.weight", shape: [c])
-        outputNormBias = try weights.tensor("output.LayerNorm.bias", shape: [c])
+        attentionOutputDenseWeight = try out.tensor("dense.weight", shape: [c, c])
+        attentionOutputDenseBias = try out.tensor("dense.bias", shape: [c])
+        attentionOutputLayerNormWeight = try out.tensor("LayerNorm.weight", shape: [c])
+        attentionOutputLayerNormBias = try out.tensor("LayerNorm.bias", shape: [c])
+        intermediateDenseWeight = try weights.tensor("intermediate.dense.weight", shape: [inter, c])
+        intermediateDenseBias = try weights.tensor("intermediate.dense.bias", shape: [inter])
+        outputDenseWeight = try weights.tensor("output.dense.weight", shape: [c, inter])
+        outputDenseBias = try weights.tensor("output.dense.bias", shape: [c])
+        outputLayerNormWeight = try weights.tensor("output.LayerNorm.weight", shape: [c])
+        outputLayerNormBias = try weights.tensor("output.LayerNorm.bias", shape: [c])
     }
 
     /// ws.x (T, C) -> ws.x (T, C).
@@ -67,20 +72,20 @@ struct EncoderLayer: @unchecked Sendable {
     /// `residual`, which is read before ws.x is written. `groups`: see `BLAS.linear`.
     func outputBlocks(model: DebertaV2Model, rows t: Int, groups: [Range<Int>]?, residual: UnsafePointer<Float>,
                       scratch a: UnsafeMutablePointer<Float>, ws: Workspace) {
-        let c = model.hidden, inter = intermediateBias.count
+        let c = model.hidden, inter = intermediateDenseBias.count
         let x = ws.x.pointer, h = ws.inter.pointer, cap = ws.tokenCapacity
-        BLAS.linear(ws.ctx.pointer, rows: t, inFeatures: c, weight: outputWeight.pointer, bias: outputBias.pointer,
-                    outFeatures: c, into: a, rowCapacity: cap, groups: groups)
+        BLAS.linear(ws.ctx.pointer, rows: t, inFeatures: c, weight: attentionOutputDenseWeight.pointer,
+                    bias: attentionOutputDenseBias.pointer, outFeatures: c, into: a, rowCapacity: cap, groups: groups)
         Kernels.add(a, residual, count: t * c)
-        Kernels.layerNorm(a, rows: t, cols: c, gamma: attentionNormWeight.pointer, beta: attentionNormBias.pointer,
-                          eps: model.eps, out: a)
-        BLAS.linear(a, rows: t, inFeatures: c, weight: intermediateWeight.pointer, bias: intermediateBias.pointer,
+        Kernels.layerNorm(a, rows: t, cols: c, gamma: attentionOutputLayerNormWeight.pointer,
+                          beta: attentionOutputLayerNormBias.pointer, eps: model.eps, out: a)
+        BLAS.linear(a, rows: t, inFeatures: c, weight: intermediateDenseWeight.pointer, bias: intermediateDenseBias.pointer,
                     outFeatures: inter, into: h, rowCapacity: cap, groups: groups)
         Kernels.gelu(h, count: t * inter)
-        BLAS.linear(h, rows: t, inFeatures: inter, weight: ffnOutputWeight.pointer, bias: ffnOutputBias.pointer,
+        BLAS.linear(h, rows: t, inFeatures: inter, weight: outputDenseWeight.pointer, bias: outputDenseBias.pointer,
                     outFeatures: c, into: x, rowCapacity: cap, groups: groups)
         Kernels.add(x, a, count: t * c)
-        Kernels.layerNorm(x, rows: t, cols: c, gamma: outputNormWeight.pointer, beta: outputNormBias.pointer,
+        Kernels.layerNorm(x, rows: t, cols: c, gamma: outputLayerNormWeight.pointer, beta: outputLayerNormBias.pointer,
                           eps: model.eps, out: x)
     }
 }

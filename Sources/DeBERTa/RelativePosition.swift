@@ -8,7 +8,7 @@ import Darwin
 // Ports: modeling_deberta_v2.py make_log_bucket_position, build_relative_position
 public enum RelativePosition {
     /// bucket(r) for r = query index − key index. Evaluated in Float32 like the TorchScript
-    /// reference (for |r| ≤ 510 the result is the same integer in any precision; spec §5.2).
+    /// reference (for |r| ≤ 510 the result is the same integer in any precision; docs/model.md §4).
     public static func bucket(_ r: Int, bucketSize: Int, maxPosition: Int) -> Int {
         let mid = bucketSize / 2
         let a = abs(r)

@@ -19,8 +19,9 @@ public struct HTTPParseError: Error, Equatable, Sendable, CustomStringConvertibl
     public var description: String { "\(status): \(message)" }
 }
 
-/// A pure, incremental HTTP/1.1 request parser (design.md §2 habit 8): bytes in, requests out.
-/// It never reads a socket; the connection feeds it whatever arrived, split anywhere.
+/// A pure, incremental HTTP/1.1 request parser: bytes in, requests out. It never reads a socket;
+/// the connection feeds it whatever arrived, split anywhere (so it is unit-tested and fuzzed,
+/// scripts/fuzz.sh, without a network).
 ///
 /// Refuses, with the status to answer: a request line over the limit (414), headers or trailers
 /// over the byte or count limit (431), a body over the limit (413, decided from Content-Length

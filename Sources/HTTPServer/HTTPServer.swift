@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -32,7 +33,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let workers: WorkerPool
     private var listeners: [Int32] = []
     private var wake: (r: Int32, w: Int32) = (-1, -1)
-    private let lock = NSLockLike()
+    private let lock = Locked<Void>()  // guards completed, stopRequested, drainDeadline, cutOff, registeredInline
     private var completed: [Completed] = []
     private var stopRequested = false
     private var drainDeadline: Double = 0
@@ -707,18 +708,10 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Open connections (for tests and metrics).
     public var openConnections: Int { connectionCount.withLock { $0 } }
-    private let connectionCount = LockedInt()
+    private let connectionCount = Locked(0)
     /// Request bytes held now: every connection's heads and bodies, queued and running requests'
     /// bodies, and what running handlers reserved (`HTTPRequestContext.reserve`).
     public var bufferedRequestBytes: Int { memory.held }
     /// The most `bufferedRequestBytes` has been since start.
     public var peakBufferedRequestBytes: Int { memory.peakHeld }
 }
-
-final class LockedInt: @unchecked Sendable {
-    private let lock = NSLockLike()
-    private var value = 0
-    func withLock<T>(_ body: (inout Int) -> T) -> T { lock.withLock { body(&value) } }
-}
-
-import Foundation

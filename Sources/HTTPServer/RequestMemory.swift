@@ -10,7 +10,7 @@
 public final class RequestMemory: @unchecked Sendable {
     public let limit: Int
     /// Guards the three counts below; a leaf (nothing is called while it is held).
-    private let lock = NSLockLike()
+    private let lock = Locked<Void>()
     private var loopHeld = 0
     private var reserved = 0
     private var peak = 0

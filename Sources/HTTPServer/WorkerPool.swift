@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 
 /// A fixed set of threads that run request handlers. Handlers block (they wait for the
@@ -10,8 +5,8 @@ import Foundation
 /// more blocking work items at once than there are CPUs, which would serialise requests that
 /// the engine should batch together.
 final class WorkerPool: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
+    /// Guards `work`, `head` and `stopping`; a leaf lock (an item runs after it is released).
+    private let cond = NSCondition()
     private var work: [() -> Void] = []
     private var head = 0
     private var stopping = false
@@ -19,13 +14,11 @@ final class WorkerPool: @unchecked Sendable {
     private static let noop: @Sendable () -> Void = {}
 
     /// Items queued and not yet taken by a thread (for tests).
-    var queued: Int { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return work.count - head }
+    var queued: Int { cond.withLock { work.count - head } }
     /// Slots the queue's storage holds, taken ones included (for tests: must stay bounded).
-    var slots: Int { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return work.count }
+    var slots: Int { cond.withLock { work.count } }
 
     init(threads count: Int, name: String) {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
         for i in 0..<max(1, count) {
             let t = Thread { [unowned self] in self.run() }
             t.name = "\(name)-\(i)"
@@ -35,31 +28,26 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    deinit {
-        pthread_mutex_destroy(&mutex)
-        pthread_cond_destroy(&cond)
-    }
-
     func async(_ body: @escaping () -> Void) {
-        pthread_mutex_lock(&mutex)
+        cond.lock()
         work.append(body)
-        pthread_cond_signal(&cond)
-        pthread_mutex_unlock(&mutex)
+        cond.signal()
+        cond.unlock()
     }
 
     /// Lets the threads finish queued work and exit.
     func shutdown() {
-        pthread_mutex_lock(&mutex)
+        cond.lock()
         stopping = true
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&mutex)
+        cond.broadcast()
+        cond.unlock()
     }
 
     private func run() {
         while true {
-            pthread_mutex_lock(&mutex)
-            while head == work.count && !stopping { pthread_cond_wait(&cond, &mutex) }
-            if head == work.count && stopping { pthread_mutex_unlock(&mutex); return }
+            cond.lock()
+            while head == work.count && !stopping { cond.wait() }
+            if head == work.count && stopping { cond.unlock(); return }
             let item = work[head]
             // Release the slot at once: a finished item must not keep what it captured (a
             // request body) alive. Compact once the taken prefix is at least half the queue.
@@ -67,7 +55,7 @@ final class WorkerPool: @unchecked Sendable {
             head += 1
             if head == work.count { work.removeAll(keepingCapacity: work.capacity <= 4096); head = 0 }
             else if head >= 64 && head * 2 >= work.count { work.removeFirst(head); head = 0 }
-            pthread_mutex_unlock(&mutex)
+            cond.unlock()
             item()
         }
     }

@@ -1,6 +1,7 @@
 import Checkpoints
 import DeBERTa
 import Foundation
+import Tokenizer
 
 /// A PairRanker model directory in one of the published layouts:
 /// - llm-blender/pair-ranker: `pytorch_model.bin`, `ranker_config.json`, no backbone config
@@ -21,6 +22,14 @@ public struct ModelDirectory: Sendable {
     /// - Parameter checkpoint: a file name inside the directory to use; by default
     ///   `model.safetensors` (memory-mapped without conversion) and else `pytorch_model.bin`.
     public init(path: String, checkpoint: String? = nil) throws {
+        var parsed: TokenizerJSON?
+        try self.init(path: path, checkpoint: checkpoint, tokenizerJSON: &parsed)
+    }
+
+    /// As above; `tokenizerJSON` receives the directory's `tokenizer.json` as parsed for the
+    /// special tokens (nil without one), for the tokenizer to be built from without parsing it
+    /// again. Not kept in the directory: the parsed file is large and needed once.
+    init(path: String, checkpoint: String?, tokenizerJSON: inout TokenizerJSON?) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -57,7 +66,8 @@ public struct ModelDirectory: Sendable {
             throw PairRankerError.modelDirectory(path: path, message: "has no ranker_config.json and its config.json holds no ranker settings")
         }
         self.ranker = ranker
-        specialTokens = try SpecialTokens.load(directory: path)
+        tokenizerJSON = TokenizerJSON(path: path + "/tokenizer.json")
+        specialTokens = try SpecialTokens.load(directory: path, tokenizerJSON: tokenizerJSON)
         if let backbone {
             self.backbone = backbone
         } else {

@@ -14,7 +14,7 @@ public struct RankInput: Sendable, Equatable {
 }
 
 extension PairRankerModel {
-    /// The text handling of llm-blender (spec §1.2): source = instruction + input (no separator),
+    /// The text handling of llm-blender (docs/model.md §1): source = instruction + input (no separator),
     /// the `<|source|>` / `<|candidate|>` prefixes, every literal `[SEP]` replaced by a space;
     /// then each segment tokenized whole and truncated per input (batch_size = 1).
     public func segments(_ input: RankInput, sourceMaxLength: Int? = nil, candidateMaxLength: Int? = nil) throws -> Segments {

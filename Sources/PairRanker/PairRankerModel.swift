@@ -24,7 +24,13 @@ public final class PairRankerModel: @unchecked Sendable {
     /// logit independent of the batch on the loaded OpenBLAS kernels.
     public var gemmRows: Workspace.GEMMRows { workspace.gemmRows }
 
-    public init(directory: ModelDirectory, gemmRows: Workspace.GEMMRows = .automatic) throws {
+    public convenience init(directory: ModelDirectory, gemmRows: Workspace.GEMMRows = .automatic) throws {
+        try self.init(directory: directory, tokenizerJSON: nil, gemmRows: gemmRows)
+    }
+
+    /// `tokenizerJSON`: the directory's `tokenizer.json` already parsed (by `ModelDirectory`), or
+    /// nil to load the tokenizer from the directory's files.
+    init(directory: ModelDirectory, tokenizerJSON: TokenizerJSON?, gemmRows: Workspace.GEMMRows) throws {
         let start = Date()
         self.directory = directory
         let ckpt = try Checkpoint(path: directory.checkpointPath)
@@ -37,7 +43,7 @@ public final class PairRankerModel: @unchecked Sendable {
         assembler = PairAssembler(tokens: directory.specialTokens, sourceMaxLength: directory.ranker.sourceMaxLength,
                                   candidateMaxLength: directory.ranker.candidateMaxLength)
         workspace = Workspace(config: directory.backbone, tokens: maxLength, maxLength: maxLength, gemmRows: gemmRows)
-        tokenizer = try Tokenizer.load(directory: directory.path)
+        tokenizer = try tokenizerJSON.map { try Tokenizer.load(tokenizerJSON: $0) } ?? Tokenizer.load(directory: directory.path)
         for (name, id) in [(SpecialTokens.sourcePrefix, assembler.tokens.source), (SpecialTokens.candidatePrefix, assembler.tokens.candidate),
                            (SpecialTokens.candidate1Prefix, assembler.tokens.candidate1), (SpecialTokens.candidate2Prefix, assembler.tokens.candidate2)]
         where tokenizer.id(of: name) != id {
@@ -47,7 +53,9 @@ public final class PairRankerModel: @unchecked Sendable {
     }
 
     public convenience init(path: String, checkpoint: String? = nil, gemmRows: Workspace.GEMMRows = .automatic) throws {
-        try self.init(directory: ModelDirectory(path: path, checkpoint: checkpoint), gemmRows: gemmRows)
+        var parsed: TokenizerJSON?
+        let directory = try ModelDirectory(path: path, checkpoint: checkpoint, tokenizerJSON: &parsed)
+        try self.init(directory: directory, tokenizerJSON: parsed, gemmRows: gemmRows)
     }
 
     /// One logit per pair sequence (positive: the left candidate is better). The sequences run as

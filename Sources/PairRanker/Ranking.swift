@@ -1,4 +1,4 @@
-/// llm-blender's comparison and ranking semantics over segment ids (spec §2.3, §3), independent of
+/// llm-blender's comparison and ranking semantics over segment ids (docs/model.md §3), independent of
 /// how pairs are computed: every function takes `evaluate`, which turns pair sequences into
 /// logits (the model directly, or the batching engine).
 public typealias PairEvaluator = ([PairSequence]) throws -> [Float]

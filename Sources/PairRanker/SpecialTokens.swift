@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizer
 
 /// Token ids the pair layout depends on. The four PairRanker markers are added tokens whose ids
 /// follow the base vocabulary (128001-128004 for deberta-v3); they are read from the model
@@ -30,17 +31,17 @@ public struct SpecialTokens: Equatable, Sendable {
         self.candidate = candidate
     }
 
-    /// Reads `tokenizer.json` (its `added_tokens`) or else `added_tokens.json` in `dir`.
-    public static func load(directory dir: String) throws -> SpecialTokens {
+    /// Reads `tokenizer.json` (its `added_tokens`; `tokenizerJSON`, the directory's file already
+    /// parsed, when it has one) or else `added_tokens.json` in `dir`.
+    public static func load(directory dir: String, tokenizerJSON: TokenizerJSON?) throws -> SpecialTokens {
         var table: [String: Int] = [:]
         let fm = FileManager.default
-        let tokenizerJSON = dir + "/tokenizer.json", addedJSON = dir + "/added_tokens.json"
-        if let data = fm.contents(atPath: tokenizerJSON) {
-            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let added = obj["added_tokens"] as? [[String: Any]] else {
-                throw PairRankerError.config(path: tokenizerJSON, message: "no added_tokens list")
+        let addedJSON = dir + "/added_tokens.json"
+        if let tokenizerJSON {
+            guard let ids = tokenizerJSON.addedTokenIDs else {
+                throw PairRankerError.config(path: tokenizerJSON.path, message: "no added_tokens list")
             }
-            for t in added { if let s = t["content"] as? String, let id = t["id"] as? Int { table[s] = id } }
+            table = ids
         } else if let data = fm.contents(atPath: addedJSON) {
             guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else {
                 throw PairRankerError.config(path: addedJSON, message: "not a JSON object of token -> id")

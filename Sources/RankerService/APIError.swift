@@ -1,5 +1,5 @@
-/// Every failure a client can see, and the one table that maps it to a status and a type
-/// (design.md §2 habit 10). The body is always {"error": {"type": ..., "message": ...},
+/// Every failure a client can see, and the one table that maps it to a status and a type (the
+/// statuses each route answers are listed in openapi.yaml). The body is always {"error": {"type": ..., "message": ...},
 /// "detail": message}: `detail` repeats the message for clients that read FastAPI's shape
 /// (Jina's clients raise KeyError without it).
 public struct APIError: Error, Equatable, CustomStringConvertible, Sendable {

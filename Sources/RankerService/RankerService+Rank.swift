@@ -1,20 +1,36 @@
 import Foundation
+import PairEngine
 import PairRanker
 
 extension RankerService {
     // MARK: /rank
 
+    /// /rank's `mode` (openapi.yaml): how the candidates of one input are ranked.
+    enum RankMode: String, CaseIterable {
+        /// All n(n-1) ordered pairs; a score per candidate.
+        case full
+        /// Best-of-n in 2(n-1) passes, from a seeded start order.
+        case bubble
+        /// Each candidate against a reference.
+        case ref
+        /// A seeded quicksort with the two-order compare as comparator.
+        case sort
+
+        /// "full, bubble, ref or sort", for the error naming an unknown mode.
+        static let expected = allCases.dropLast().map(\.rawValue).joined(separator: ", ") + " or " + allCases.last!.rawValue
+    }
+
     func rank(_ f: RequestFields, context: RequestContext) throws -> JSON {
-        let modeName = try f.string("mode") ?? "full"
-        guard ["full", "bubble", "ref", "sort"].contains(modeName) else {
-            throw APIError.invalid("mode", "unknown mode '\(modeName)' (expected full, bubble, ref or sort)")
+        let modeName = try f.string("mode") ?? RankMode.full.rawValue
+        guard let mode = RankMode(rawValue: modeName) else {
+            throw APIError.invalid("mode", "unknown mode '\(modeName)' (expected \(RankMode.expected))")
         }
         let topN = try f.int("top_n")
         if let t = topN {
-            guard modeName == "sort" else { throw APIError.invalid("top_n", "is only for mode sort") }
+            guard mode == .sort else { throw APIError.invalid("top_n", "is only for mode sort") }
             guard t >= 1 else { throw APIError.invalid("top_n", "must be at least 1") }
         }
-        let maxCands = modeName == "sort" ? limits.maxDocuments : limits.maxCandidates
+        let maxCands = mode == .sort ? limits.maxDocuments : limits.maxCandidates
         let returnScores = try f.bool("return_scores") ?? true
         let seedValue = try f.int("seed")
         if let s = seedValue, s < 0 { throw APIError.invalid("seed", "must be a non-negative integer") }
@@ -58,36 +74,36 @@ extension RankerService {
         let asm = try assembler(len)
         let planned = Self.pairCount(inputs) { input -> Int in
             let n = input.candidates.count
-            switch modeName {
-            case "full": return Self.orderedPairs(n)
-            case "ref": return 2 * n
-            case "sort": return Self.sortBudget(n, top: topN)
-            default: return 2 * max(0, n - 1)
+            switch mode {
+            case .full: return Self.orderedPairs(n)
+            case .ref: return 2 * n
+            case .sort: return Self.sortBudget(n, top: topN)
+            case .bubble: return 2 * max(0, n - 1)
             }
         }
         return try admitted(pairs: planned, context: context) {
-            try rankAdmitted(modeName: modeName, inputs: inputs, references: references, single: single, len: len, asm: asm,
+            try rankAdmitted(mode: mode, inputs: inputs, references: references, single: single, len: len, asm: asm,
                              returnScores: returnScores, seedValue: seedValue, refMode: refMode, topN: topN, context: context)
         }
     }
 
     /// /rank once admitted: tokenizes, scores and shapes the response.
-    private func rankAdmitted(modeName: String, inputs: [RankInput], references: [String?], single: Bool, len: Lengths,
+    private func rankAdmitted(mode: RankMode, inputs: [RankInput], references: [String?], single: Bool, len: Lengths,
                               asm: PairAssembler, returnScores: Bool, seedValue: Int?, refMode: RefMode, topN: Int?,
                               context: RequestContext) throws -> JSON {
         let segs = try inputs.enumerated().map { try segments($1, len, field: single ? "input" : "inputs[\($0)]") }
         let truncated = segs.reduce(0) { $0 + $1.truncatedCount }
         func wrap(_ items: [JSON]) -> JSON { single ? (items.first ?? .null) : .array(items) }
 
-        switch modeName {
-        case "full":
+        switch mode {
+        case .full:
             let logits = try score(segs.map { Ranking.fullPairs(asm, $0) }, context: context)
             let results = zip(logits, segs).map { Ranking.fullResult($0, count: $1.candidates.count) }
             var out: [(String, JSON)] = [("ranks", wrap(results.map { .array($0.ranks.map { .number(Double($0)) }) }))]
             if returnScores { out.append(("scores", wrap(results.map { .array($0.scores.map(JSON.float)) }))) }
             out.append(("usage", usage(context, truncated: truncated)))
             return .object(out)
-        case "ref":
+        case .ref:
             var plans: [([Int32], Int?)] = []
             for (k, seg) in segs.enumerated() {
                 if let text = references[k] {
@@ -104,7 +120,7 @@ extension RankerService {
             out.append(("references", wrap(results.map { $0.reference.map { .number(Double($0)) } ?? .null })))
             out.append(("usage", usage(context, truncated: truncated)))
             return .object(out)
-        case "sort":
+        case .sort:
             let seed = seedValue.map { UInt64(clamping: $0) } ?? UInt64.random(in: 0...(1 << 53))
             let results = try segs.map { try sortRanking($0, asm: asm, top: topN, seed: seed, context: context) }
             var out: [(String, JSON)] = [("order", wrap(results.map { .array($0.order.map { .number(Double($0)) }) })),
@@ -113,7 +129,7 @@ extension RankerService {
             out.append(("seed", .number(Double(seed))))
             out.append(("usage", usage(context, truncated: truncated)))
             return .object(out)
-        default:  // bubble
+        case .bubble:
             // Seeds are 0...2^53 (RequestFields.int), so the echo is an exact JSON integer.
             let seed = seedValue.map { UInt64(clamping: $0) } ?? UInt64.random(in: 0...(1 << 53))
             let results = try segs.map { seg in

@@ -1,7 +1,8 @@
 import Foundation
+import PairEngine
 import PairRanker
 
-/// The API's semantics (api.md), independent of HTTP: validate a request body, plan its pair
+/// The API's semantics (openapi.yaml), independent of HTTP: validate a request body, plan its pair
 /// sequences, admit the whole request, score its pairs through the engine, shape the response.
 /// The CLI and the HTTP routes both call `handle`.
 public final class RankerService: @unchecked Sendable {
@@ -83,9 +84,7 @@ public final class RankerService: @unchecked Sendable {
             throw APIError.invalid("request", "needs \(pairs) pair sequences, over the limit of \(limits.maxPairsPerRequest)")
         }
         guard pairs > 0 else { return try body() }
-        try engine.admit(pairs: pairs, context: context)
-        defer { engine.release(pairs: pairs) }
-        return try body()
+        return try APIError.mappingEngineErrors { try engine.withAdmission(pairs: pairs, context: context, body) }
     }
 
     /// Sums per-input pair counts, saturating (a count past Int.max is over any limit anyway).
@@ -115,7 +114,7 @@ public final class RankerService: @unchecked Sendable {
     /// the cache.
     func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
         let checked: ([PairSequence]) throws -> [Float] = { pairs in
-            let logits = try self.engine.evaluate(pairs, context: context)
+            let logits = try APIError.mappingEngineErrors { try self.engine.evaluate(pairs, context: context) }
             guard logits.count == pairs.count else {
                 throw APIError(.internalError, "the engine returned \(logits.count) logits for \(pairs.count) pairs")
             }

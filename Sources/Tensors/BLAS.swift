@@ -5,7 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The one place that calls `cblas_sgemm` (design.md §1). Row-major throughout.
+/// The one place that calls `cblas_sgemm`, so how GEMMs are called (row counts, thread count,
+/// one forward at a time: docs/model.md §5) is decided in one file. Row-major throughout.
 public enum BLAS {
     /// C (M×N, ldc) = alpha · op(A) · op(B) + beta · C, row-major.
     /// op(A) is M×K (A stored K×M when `transA`), op(B) is K×N (B stored N×K when `transB`).

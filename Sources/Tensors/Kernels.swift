@@ -12,7 +12,7 @@ public struct SharedPointer<T>: @unchecked Sendable {
     public init(_ p: UnsafePointer<T>) { self.p = UnsafeMutablePointer(mutating: p) }
 }
 
-/// Element-wise and row-wise kernels over raw row-major memory (design.md §2 habit 5): SIMD16
+/// Element-wise and row-wise kernels over raw row-major memory, no arrays or copies: SIMD16
 /// inner loops, rows or chunks split over `Parallel.threads`. Every kernel documents its shapes
 /// with the llm.c letters; none allocates. Results per row never depend on how work was split.
 public enum Kernels {

@@ -2,7 +2,7 @@
 ///
 /// Debian's OpenBLAS 0.3.21 chooses its kernels when the library loads, from `OPENBLAS_CORETYPE`
 /// or its own CPU detection. On CPUs newer than the library (AVX-512 parts it does not know) the
-/// detection falls back to generic `Prescott` kernels, 4-5x slower (design.md §4). The core cannot
+/// detection falls back to generic `Prescott` kernels, 4-5x slower (docs/model.md §8). The core cannot
 /// be changed after load, so the executable re-executes itself with `OPENBLAS_CORETYPE` set when
 /// `decide` says so. Everything here is pure so the rules are unit-tested.
 public enum OpenBLASCore {

@@ -1,6 +1,6 @@
 /// Vectorised exp, erf and tanh on SIMD16<Float>, accurate to a few ulp (checked against libm in the
 /// tests). Comparisons use `.replacing(with:where:)`: `pointwiseMax`/`clamped` compile to
-/// lane-by-lane code (design.md §4).
+/// lane-by-lane code (docs/model.md §8).
 public enum SIMDMath {
     public typealias V = SIMD16<Float>
 

@@ -8,7 +8,6 @@ struct ByteTrie: Sendable {
     private var edgeByte: [UInt8] = []
     private var edgeTarget: [Int32] = []
     private(set) var value: [Int32] = []  // per node: key id, or -1
-    let maxKeyLength: Int
 
     /// Builds the trie of `keys`; `ids[i]` is stored at the end of `keys[i]` (a later duplicate
     /// replaces an earlier one).
@@ -16,9 +15,7 @@ struct ByteTrie: Sendable {
         // Build with per-node dictionaries, then flatten.
         var children: [[UInt8: Int32]] = [[:]]
         var values: [Int32] = [-1]
-        var longest = 0
         for (key, id) in zip(keys, ids) {
-            longest = max(longest, key.count)
             var node: Int32 = 0
             for b in key {
                 if let next = children[Int(node)][b] { node = next } else {
@@ -31,7 +28,6 @@ struct ByteTrie: Sendable {
             }
             values[Int(node)] = id  // the last duplicate wins, as a HashMap insert does
         }
-        maxKeyLength = longest
         value = values
         edgeStart = [Int32](repeating: 0, count: children.count)
         edgeCount = [Int32](repeating: 0, count: children.count)

@@ -1,11 +1,11 @@
 /// The parts of SentencePiece's `ModelProto` (sentencepiece_model.proto) the tokenizer needs,
 /// read with a minimal protobuf wire-format reader: pieces (1) with piece (1), score (2) and
-/// type (3); normalizer_spec (3) with name (1) and precompiled_charsmap (2).
+/// type (3); normalizer_spec (3) with precompiled_charsmap (2) (its name (1) is skipped: the
+/// charsmap alone defines the normalization).
 struct SentencePieceModel {
     var pieces: [[UInt8]] = []
     var scores: [Float] = []
     var types: [Int] = []
-    var normalizerName = ""
     var precompiledCharsmap: [UInt8] = []
     var unkID: Int32 = 0
 
@@ -34,7 +34,6 @@ struct SentencePieceModel {
                 while !n.atEnd {
                     let (f, w) = try n.key()
                     switch (f, w) {
-                    case (1, 2): normalizerName = String(decoding: try n.lengthDelimited(), as: UTF8.self)
                     case (2, 2): precompiledCharsmap = Array(try n.lengthDelimited())
                     default: try n.skip(w)
                     }

@@ -13,10 +13,16 @@ extension Tokenizer {
     // MARK: tokenizer.json
 
     public static func load(tokenizerJSON path: String) throws -> Tokenizer {
+        guard let file = TokenizerJSON(path: path) else { throw TokenizerError.badFile(path: path, message: "cannot read the file") }
+        return try load(tokenizerJSON: file)
+    }
+
+    /// Builds the tokenizer from an already parsed `tokenizer.json`.
+    public static func load(tokenizerJSON file: TokenizerJSON) throws -> Tokenizer {
+        let path = file.path
         func bad(_ m: String) -> TokenizerError { .badFile(path: path, message: m) }
         func unsupported(_ m: String) -> TokenizerError { .unsupported(path: path, message: m) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw bad("cannot read the file") }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("not a JSON object") }
+        guard let root = file.root else { throw bad("not a JSON object") }
 
         guard let m = root["model"] as? [String: Any] else { throw bad("no model") }
         guard (m["type"] as? String) == "Unigram" else { throw unsupported("model type \(m["type"] ?? "none") is not supported (expected Unigram)") }

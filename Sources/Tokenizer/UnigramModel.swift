@@ -23,8 +23,6 @@ struct UnigramModel: Sendable {
         unkScore = (scores.min() ?? 0) - Self.unknownPenalty
     }
 
-    private struct Node { var id: Int32 = -1; var score = 0.0; var start = -1 }
-
     /// Appends the ids of one pre-tokenized word (UTF-8) to `ids`.
     func encode(_ word: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], nodes: inout [(Int32, Double, Int)]) {
         let n = word.count

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PairEngine
 import PairRanker
 import RankerService
 #if canImport(Glibc)

@@ -65,7 +65,7 @@ struct Bench: ParsableCommand {
             // and N candidates (20-300 tokens); every ordered pair (i, j) of an instance is one
             // sequence. llm-blender collates `referenceBatchSize` instances per DataLoader batch
             // (rank()'s batch_size, 8): a candidate's budget uses the longest source of that
-            // batch (spec §1.3), and each (i, j) is one forward over the batch's instances,
+            // batch (docs/model.md §1), and each (i, j) is one forward over the batch's instances,
             // right-padded to the longest. We cut the same sequences, instance by instance, into
             // batches of at most `batchTokens` tokens, as the serving engine does.
             let sMax = m.assembler.sourceMaxLength, cMax = m.assembler.candidateMaxLength

@@ -1,7 +1,7 @@
 import Foundation
 import Tensors
 
-/// Makes sure OpenBLAS runs the right kernels for this CPU (design.md §4), and that its idle
+/// Makes sure OpenBLAS runs the right kernels for this CPU (docs/model.md §8), and that its idle
 /// worker threads do not spin for long between GEMMs (OpenBLASCore.threadTimeout). Both are read
 /// when the library loads, so the process re-executes itself once with OPENBLAS_CORETYPE and/or
 /// OPENBLAS_THREAD_TIMEOUT set. Returns a line for the start-up log.

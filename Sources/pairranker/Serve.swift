@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HTTPServer
+import PairEngine
 import PairRanker
 import RankerService
 import Tensors

@@ -1,4 +1,5 @@
 import HTTPServer
+import PairEngine
 import RankerService
 
 /// The resolved configuration of `pairranker serve`: one value per setting. Defaults live here

@@ -3,7 +3,7 @@ import Testing
 
 @testable import HTTPServer
 
-/// Issue 12, parser side: memory a client can make the parser hold, strict chunked framing,
+/// The parser against hostile input: memory a client can make the parser hold, strict chunked framing,
 /// Host, request-target forms, Expect, empty lines.
 @Suite struct HTTPParserHardeningTests {
     func drain(_ p: inout HTTPParser) throws(HTTPParseError) -> [HTTPParser.Event] {

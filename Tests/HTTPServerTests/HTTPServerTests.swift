@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+
+@testable import HTTPServer
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@testable import HTTPServer
-
-/// Issue 12, server side: each test is one class of failure a hostile or busy client caused.
+/// The server against hostile and busy clients: each test is one class of failure a hostile or busy client caused.
 @Suite(.serialized) struct HTTPServerTests {
     // MARK: memory
 
@@ -117,7 +118,7 @@ import Glibc
         config.limits.maxBodyBytes = 1 << 30
         let s = try TestServer(config: config)
         let hog = try TestClient(port: s.port)
-        let stop = LockedInt()
+        let stop = Locked(0)
         // A chunked body of one-byte chunks, as fast as the socket takes it.
         hog.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
         let block = Array(String(repeating: "1\r\nA\r\n", count: 100_000).utf8)
@@ -243,7 +244,7 @@ import Glibc
         let s = try TestServer()
         // Another client keeps the event loop busy, so that it often looks at finished work
         // between a handler's return and the next poll.
-        let stop = LockedInt()
+        let stop = Locked(0)
         let busy = try TestClient(port: s.port)
         let hammer = Thread {
             while stop.withLock({ $0 }) == 0 {

@@ -1,9 +1,10 @@
 import Foundation
+
+@testable import HTTPServer
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import HTTPServer
 
 /// A blocking loopback client that sends raw bytes and reads Content-Length responses, for
 /// tests that send what no ordinary client would (pipelined, half-closed, malformed, slow).

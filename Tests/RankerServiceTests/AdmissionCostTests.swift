@@ -1,11 +1,14 @@
 import Foundation
+import PairEngine
 import PairRanker
+import TestSupport
 import Testing
+
+@testable import RankerService
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import RankerService
 
 /// The cheap limits (counts of inputs, candidates, pairs; bytes) and admission are decided
 /// before any text is tokenized, so a large request that is refused costs almost nothing.
@@ -28,11 +31,10 @@ import Glibc
         let lock = NSLock()
         private var asked = 0
         var admissions: Int { lock.withLock { asked } }
-        func admit(pairs: Int, context: RequestContext) throws {
+        func admit(pairs: Int, context: RequestContext) throws -> Admission {
             lock.withLock { asked += 1 }
             throw APIError(.overloaded, "full")
         }
-        func release(pairs: Int) {}
         func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
             Issue.record("nothing is evaluated without admission")
             return []
@@ -110,8 +112,10 @@ import Glibc
             let lock = NSLock()
             var admitted: [Int] = [], evaluated = 0
             init(_ inner: DirectEngine) { self.inner = inner }
-            func admit(pairs: Int, context: RequestContext) throws { lock.withLock { admitted.append(pairs) } }
-            func release(pairs: Int) {}
+            func admit(pairs: Int, context: RequestContext) throws -> Admission {
+                lock.withLock { admitted.append(pairs) }
+                return Admission(pairs: pairs)
+            }
             func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
                 lock.withLock { evaluated += pairs.count }
                 return try inner.evaluate(pairs, context: context)

@@ -1,5 +1,8 @@
+import EngineTestSupport
 import Foundation
 import HTTPServer
+import PairEngine
+import TestSupport
 import Testing
 
 @testable import RankerService
@@ -20,7 +23,7 @@ extension FaultTests {
     @Test("scraping /metrics while requests are dropped by deadline and by disconnect never hangs /health (20 s)")
     func scrapeWhileDropping() throws {
         let metrics = Metrics()
-        let fake = BatchingEngineTests.FakeScorer(delay: 0.003)
+        let fake = FakeScorer(delay: 0.003)
         var ec = BatchingEngine.Config()
         ec.maxBatchPairs = 2
         ec.maxWaitMilliseconds = 0.5

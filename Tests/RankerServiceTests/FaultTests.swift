@@ -1,13 +1,15 @@
 import Foundation
 import HTTPServer
+import TestSupport
 import Testing
+
+@testable import RankerService
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@testable import RankerService
-
-/// Hostile and broken clients against the live server (issue 8's fault tests).
+/// Hostile and broken clients against the live server: each test names the fault it injects.
 @Suite(.serialized) struct FaultTests {
     /// A port for a server process: below the kernel's ephemeral range (32768 and up), where the
     /// thousands of client sockets the suites open take their local ports, and free of listeners

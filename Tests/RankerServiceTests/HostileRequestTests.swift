@@ -1,5 +1,7 @@
 import Foundation
+import PairEngine
 import PairRanker
+import TestSupport
 import Testing
 
 @testable import HTTPServer

@@ -1,5 +1,8 @@
+import EngineTestSupport
 import Foundation
 import HTTPServer
+import PairEngine
+import TestSupport
 import Testing
 
 @testable import RankerService
@@ -121,8 +124,7 @@ import Testing
 
     @Test("429 when over the admission limit and 504 past a deadline, through HTTP")
     func overloadAndDeadline() throws {
-        let fake = BatchingEngineTests.FakeScorer()
-        fake.holding = true
+        let fake = FakeScorer(holding: true)
         var ec = BatchingEngine.Config()
         ec.maxQueuePairs = 4
         let engine = BatchingEngine(config: ec, scorer: fake.score)
@@ -251,18 +253,25 @@ import Testing
             Thread.sleep(forTimeInterval: 0.05)
         }
         #expect(up)
-        // Heavy enough to be in flight when the signal lands: 8 candidates, 56 pairs each.
+        let statuses = try Self.ranksAcross(port: port) {
+            kill(p.processIdentifier, SIGTERM)
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(statuses == Array(repeating: 200, count: 6), "every accepted request is answered: \(statuses)")
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        #expect((try? RawHTTPClient(port: port)) == nil, "the listener is closed")
+    }
+
+    /// Sends six /rank requests heavy enough to be in flight when `signal` runs (8 candidates,
+    /// 56 pairs each), runs it, and returns their statuses.
+    static func ranksAcross(port: Int, signal: () -> Void) throws -> [Int] {
         let cands = (0..<8).map { "candidate \($0) " + String(repeating: "word ", count: 60) }
         let body = JSON.object([("input", .string("rank these")), ("candidates", .array(cands.map(JSON.string)))]).text
         let clients = try (0..<6).map { _ in try RawHTTPClient(port: port, timeout: 300) }
         for c in clients { c.send(RawHTTPClient.request("POST", "/rank", body: body)) }
         Thread.sleep(forTimeInterval: 0.2)
-        kill(p.processIdentifier, SIGTERM)
-        Thread.sleep(forTimeInterval: 0.1)
-        let statuses = clients.map { $0.read()?.status ?? -1 }
-        #expect(statuses == Array(repeating: 200, count: 6), "every accepted request is answered: \(statuses)")
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-        #expect((try? RawHTTPClient(port: port)) == nil, "the listener is closed")
+        signal()
+        return clients.map { $0.read()?.status ?? -1 }
     }
 }

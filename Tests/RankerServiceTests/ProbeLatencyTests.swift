@@ -1,16 +1,17 @@
+import EngineTestSupport
 import Foundation
 import HTTPServer
+import PairEngine
 import Testing
 
 @testable import RankerService
 
-/// Issue 12 item 10 on the real app and the fixture model: a kubelet's probes (1 s timeout by
+/// Probe latency on the real app and the fixture model: a kubelet's probes (1 s timeout by
 /// default) must answer while inference holds every handler thread.
 @Suite(.serialized) struct ProbeLatencyTests {
     @Test("/health, /ready and /metrics: p99 under 50 ms (of 300 each) with 100 /compare requests held in the engine")
     func probesUnderLoad() throws {
-        let fake = BatchingEngineTests.FakeScorer()
-        fake.holding = true
+        let fake = FakeScorer(holding: true)
         let engine = BatchingEngine(config: BatchingEngine.Config(), scorer: fake.score)
         defer { engine.shutdown() }
         let live = try LiveServerTests.Live(engine: engine)

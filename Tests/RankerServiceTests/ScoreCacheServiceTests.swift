@@ -1,4 +1,6 @@
 import Foundation
+import PairEngine
+import TestSupport
 import Testing
 
 @testable import PairRanker

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Issue 12 items 6 and 8 measured as the issue measured them: the resident memory of a real
-/// `pairranker serve` process (its own process, so other suites' allocations do not count).
+/// What clients send is not kept once answered (large bodies, pipelined writes), measured as the
+/// resident memory of a real `pairranker serve` process (its own process, so other suites' allocations do not count).
 @Suite(.serialized) struct ServerMemoryTests {
     static func rssKB(_ pid: Int32) -> Int {
         let s = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import RankerService
@@ -16,7 +17,7 @@ import Testing
             (.rank, #"{"input": 5, "candidates": ["a"]}"#, 400, "input: expected a string"),
             (.rank, #"{"input": "q", "candidates": []}"#, 422, "candidates: must not be empty"),
             (.rank, #"{"input": "q", "candidates": ["a", 3]}"#, 400, "candidates[1]: expected a string"),
-            (.rank, #"{"input": "q", "candidates": ["a"], "mode": "best"}"#, 422, "mode: unknown mode 'best'"),
+            (.rank, #"{"input": "q", "candidates": ["a"], "mode": "best"}"#, 422, "mode: unknown mode 'best' (expected full, bubble, ref or sort)"),
             (.rank, #"{"inputs": ["q", "r"], "candidates": [["a"]]}"#, 422, "candidates: has 1 lists, expected one per input (2)"),
             (.rank, #"{"input": "q", "candidates": ["a", "b"], "mode": "ref", "ref_mode": "tallest"}"#, 422, "ref_mode: unknown"),
             (.rank, #"{"input": "q", "candidates": ["a"], "source_max_length": 1000}"#, 422, "source_max_length"),

@@ -4,7 +4,7 @@ import Testing
 
 @testable import RankerService
 
-/// Issue 14 items 4 and 5: every error body carries `detail` (Jina's clients read it), and the
+/// Every error body carries `detail` (Jina's clients read it), and the
 /// API key is accepted the ways real clients send it (Bearer, Basic password, X-API-Key).
 @Suite(.serialized) struct WireAuthErrorTests {
     @Test("every APIError kind's body has error.type, error.message and detail == message")

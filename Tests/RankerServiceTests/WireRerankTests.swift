@@ -1,10 +1,12 @@
 import Foundation
+import PairEngine
 import PairRanker
+import TestSupport
 import Testing
 
 @testable import RankerService
 
-/// Issue 14 items 1-3: the rerank bodies real clients send (TEI, Cohere v1 and v2, Jina), taken
+/// The rerank bodies real clients send (TEI, Cohere v1 and v2, Jina), taken
 /// as those libraries build them, and the sort that ranks up to 1,000 documents.
 @Suite struct WireRerankTests {
     static func call(_ route: RankerService.Route, _ body: String, service: RankerService = Support.service) throws -> JSON {

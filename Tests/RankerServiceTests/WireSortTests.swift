@@ -1,10 +1,12 @@
 import Foundation
+import PairEngine
 import PairRanker
+import TestSupport
 import Testing
 
 @testable import RankerService
 
-/// Issue 14 item 2: /rank mode sort, and rerank of 33 to 1,000 documents by the sort, held to
+/// /rank mode sort, and rerank of 33 to 1,000 documents by the sort, held to
 /// its declared budget of forwards.
 @Suite struct WireSortTests {
     static func candidates(_ n: Int) -> [String] { (0..<n).map { "answer number \($0): \(String(repeating: "x", count: $0 % 7)) \($0 * 37 % 101)" } }
@@ -72,8 +74,7 @@ import Testing
     /// pair, so each pivot beats its whole range and a plain quicksort would make n(n−1)/2
     /// comparisons.
     final class AdversarialEngine: InferenceEngine, @unchecked Sendable {
-        func admit(pairs: Int, context: RequestContext) throws {}
-        func release(pairs: Int) {}
+        func admit(pairs: Int, context: RequestContext) throws -> Admission { Admission(pairs: pairs) }
         func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
             context.record(queue: 0, inference: 0, pairs: pairs.count, tokens: 0)
             return pairs.indices.map { $0 % 2 == 0 ? -1 : 1 }
@@ -120,8 +121,7 @@ import Testing
         let inner = DirectEngine(model: Support.model)
         let lock = NSLock()
         var calls = 0
-        func admit(pairs: Int, context: RequestContext) throws {}
-        func release(pairs: Int) {}
+        func admit(pairs: Int, context: RequestContext) throws -> Admission { Admission(pairs: pairs) }
         func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
             lock.lock(); calls += 1; lock.unlock()
             return try inner.evaluate(pairs, context: context)

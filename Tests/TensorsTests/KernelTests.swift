@@ -2,6 +2,10 @@ import Testing
 
 @testable import Tensors
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite struct KernelTests {
     func random(_ n: Int, seed: UInt64) -> [Float] {
         var s = seed
@@ -75,9 +79,6 @@ import Testing
         print("tanh max error \(worst) ulp")
     }
 }
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite struct OpenBLASCoreTests {
     let avx512: Set<String> = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]

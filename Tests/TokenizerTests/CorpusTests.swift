@@ -34,8 +34,8 @@ import Testing
         #expect(failures == 0)
     }
 
-    @Test("issue 16's string: U+1AE1 after ŉ is its own cluster, so the charsmap rewrites ŉ and an [UNK] follows")
-    func issue16() throws {
+    @Test("U+1AE1 (unassigned before Unicode 17) after ŉ is its own cluster, so the charsmap rewrites ŉ and an [UNK] follows")
+    func unicode17Mark() throws {
         let dir = Self.fixtures.appendingPathComponent("tiny-pair-ranker").path
         let text = "\u{1AE7}\u{1AC8}x \u{107}\u{113}\u{148}\u{1AC7}\u{115}\u{1AFB}\u{149}\u{1AE1} \u{172}\u{1ACD}\u{1AFA}\u{1ABD}\u{163}\u{159}"
         // The reference's ids (tokenizers 0.22.2 over the fixture files, as in the corpus); with the

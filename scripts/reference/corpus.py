@@ -144,7 +144,7 @@ def tokenizer_corpus(seed):
 
 
 # The reference (tokenizers 0.22.2) segments grapheme clusters at Unicode 16.0.0; these strings
-# carry what a newer Unicode changed. The first one is issue 16's: U+1AE1 and friends (Unicode
+# carry what a newer Unicode changed. The first one is the string that showed it: U+1AE1 and friends (Unicode
 # 17.0 marks) are unassigned, so clusters of their own, for the reference.
 UNICODE_VERSION_STRINGS = [
     "\u1AE7\u1AC8x \u0107\u0113\u0148\u1AC7\u0115\u1AFB\u0149\u1AE1 \u0172\u1ACD\u1AFA\u1ABD\u0163\u0159",

@@ -1,7 +1,7 @@
 import Tensors
 
 /// The last layer for a few rows only. A pair head reads three rows of the last hidden states
-/// (spec §2.1), and in the last layer a row's output depends on the other rows only through
+/// (docs/model.md §2), and in the last layer a row's output depends on the other rows only through
 /// their keys and values. So the last layer projects keys and values for every token and runs
 /// the query, attention, output projection and feed-forward for the kept rows alone: about 85%
 /// of a layer's work saved, the same arithmetic for the rows kept.

@@ -1,5 +1,4 @@
 import Foundation
-import PairRanker
 
 /// What a request carries into the engine: its id, deadline and a way to learn that its client left.
 public final class RequestContext: @unchecked Sendable {
@@ -47,32 +46,5 @@ public final class RequestContext: @unchecked Sendable {
         self.pairs += pairs
         self.tokens += tokens
         lock.unlock()
-    }
-}
-
-/// Turns pair sequences into logits. The server's engine batches pairs across requests; the CLI
-/// uses `DirectEngine`.
-public protocol InferenceEngine: AnyObject, Sendable {
-    /// Admits a whole request of `pairs` pair sequences before any work, or throws `.overloaded`.
-    /// A successful admission must be balanced by `release(pairs:)`.
-    func admit(pairs: Int, context: RequestContext) throws
-    func release(pairs: Int)
-    /// Blocks until every pair is scored; throws `.timeout` past the deadline, `.cancelled` when
-    /// the client left (queued pairs are dropped, never computed).
-    func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float]
-}
-
-/// Runs pairs straight through the model on the caller's thread.
-public final class DirectEngine: InferenceEngine, @unchecked Sendable {
-    let model: PairRankerModel
-    public init(model: PairRankerModel) { self.model = model }
-    public func admit(pairs: Int, context: RequestContext) throws {}
-    public func release(pairs: Int) {}
-    public func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let out = try model.logits(pairs)
-        context.record(queue: 0, inference: DispatchTime.now().uptimeNanoseconds - start, pairs: pairs.count,
-                       tokens: pairs.reduce(0) { $0 + $1.ids.count })
-        return out
     }
 }

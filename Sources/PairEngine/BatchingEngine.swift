@@ -1,7 +1,7 @@
 import Foundation
 import PairRanker
 
-/// One shared inference engine (design.md §2 habit 9, after TEI's queue.rs): one owner thread
+/// One shared inference engine (after text-embeddings-inference's queue.rs): one owner thread
 /// holds a queue of pair sequences from every request (not of requests), cuts batches by a token
 /// budget, a pair cap and a short wait, runs them packed without padding, and hands each request
 /// its logits. Requests whose client left or whose deadline passed have their queued pairs
@@ -18,7 +18,7 @@ import PairRanker
 ///
 /// Lock discipline (docs/architecture.md): `cond` guards the queue and the counters below and is
 /// a leaf lock. Nothing outside this type is called while it is held: not Metrics (counters are
-/// added after unlocking), not a request's cancellation check (it asks the HTTP layer), not the
+/// added after unlocking), not a request's cancellation check (it may ask the HTTP layer), not the
 /// scorer.
 public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public struct Config: Sendable, Equatable {
@@ -63,7 +63,7 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
 
     public let config: Config
     let scorer: Scorer
-    let metrics: Metrics?
+    let metrics: EngineMetrics?
     private let cond = NSCondition()
     private var jobs: [Job] = []          // waiting or partly scheduled, arrival order
     private var admitted = 0
@@ -73,7 +73,7 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
 
     public static let droppedMetric = "pairranker_pairs_dropped_total"
 
-    public init(config: Config, metrics: Metrics? = nil, scorer: @escaping Scorer) {
+    public init(config: Config, metrics: EngineMetrics? = nil, scorer: @escaping Scorer) {
         self.config = config
         self.scorer = scorer
         self.metrics = metrics
@@ -86,7 +86,7 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         t.start()
     }
 
-    public convenience init(model: PairRankerModel, config: Config, metrics: Metrics? = nil) {
+    public convenience init(model: PairRankerModel, config: Config, metrics: EngineMetrics? = nil) {
         self.init(config: config, metrics: metrics, scorer: model.logits)
     }
 
@@ -101,17 +101,19 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
 
     // MARK: InferenceEngine
 
-    public func admit(pairs: Int, context: RequestContext) throws {
+    /// Admits `pairs` against `Config.maxQueuePairs`; the returned admission gives them back when
+    /// it goes away (and keeps the engine alive until then).
+    public func admit(pairs: Int, context: RequestContext) throws -> Admission {
         cond.lock()
         defer { cond.unlock() }
         guard admitted + pairs <= config.maxQueuePairs else {
-            throw APIError(.overloaded, "the server is at capacity (\(admitted) of \(config.maxQueuePairs) pairs admitted; "
-                           + "this request needs \(pairs)); nothing was computed, retry later")
+            throw EngineError.overloaded(admitted: admitted, capacity: config.maxQueuePairs, requested: pairs)
         }
         admitted += pairs
+        return Admission(pairs: pairs) { [self] n in release(pairs: n) }
     }
 
-    public func release(pairs: Int) {
+    private func release(pairs: Int) {
         cond.lock(); admitted -= pairs; cond.unlock()
     }
 
@@ -126,8 +128,8 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         // Wait in short slices so a departed client or a passed deadline is noticed promptly.
         while true {
             if job.done.wait(timeout: .now() + .milliseconds(20)) == .success { break }
-            let reason: APIError.Kind? = context.isCancelled ? .cancelled : context.deadlinePassed ? .timeout : nil
-            guard let reason else { continue }
+            let cancelled = context.isCancelled
+            guard cancelled || context.deadlinePassed else { continue }
             cond.lock()
             let finished = job.remaining == 0 || job.error != nil
             let remaining = job.remaining   // read under the lock: the engine thread writes it
@@ -135,9 +137,7 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
             cond.unlock()
             if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             if finished { job.done.wait(); break }
-            throw reason == .timeout
-                ? APIError(.timeout, "the request's deadline passed before its pairs were computed (\(remaining) of \(pairs.count) left)")
-                : APIError(.cancelled, "the client went away")
+            throw cancelled ? EngineError.cancelled : EngineError.deadlineExceeded(remaining: remaining, total: pairs.count)
         }
         if let e = job.error { throw e }
         let now = DispatchTime.now().uptimeNanoseconds
@@ -226,7 +226,7 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         let tokens = pairs.reduce(0) { $0 + $1.ids.count }
         var result: Result<[Float], Error> = Result { try scorer(pairs) }
         if case let .success(values) = result, values.count != pairs.count {
-            result = .failure(APIError(.internalError, "the scorer returned \(values.count) logits for \(pairs.count) pairs"))
+            result = .failure(EngineError.scorerMismatch(returned: values.count, expected: pairs.count))
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         metrics?.observe("pairranker_batch_pairs", Double(pairs.count))

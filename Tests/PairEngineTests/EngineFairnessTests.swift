@@ -1,8 +1,8 @@
+import EngineTestSupport
 import Foundation
+import PairEngine
 import PairRanker
 import Testing
-
-@testable import RankerService
 
 /// Round robin must hold for pairs of every length (BatchingEngineTests covers short pairs).
 @Suite struct EngineFairnessTests {
@@ -22,13 +22,8 @@ import Testing
 
     @Test("pairs longer than half the batch budget alternate between requests instead of draining the oldest")
     func longPairsRoundRobin() throws {
-        let fake = BatchingEngineTests.FakeScorer()
-        fake.holding = true
-        var c = BatchingEngine.Config()
-        c.maxBatchTokens = 100
-        c.maxBatchPairs = 32
-        c.maxWaitMilliseconds = 1
-        let engine = BatchingEngine(config: c, scorer: fake.score)
+        let fake = FakeScorer(holding: true)
+        let engine = BatchingEngine(config: .testing(batchPairs: 32, batchTokens: 100), scorer: fake.score)
         defer { engine.shutdown() }
         final class Out: @unchecked Sendable { var big: [Float] = []; var small: [Float] = [] }  // written before signal, read after wait
         let out = Out()
@@ -58,12 +53,8 @@ import Testing
 
     @Test("with many requests of short pairs, each batch starts with the requests the last one left out")
     func shortPairsRotate() throws {
-        let fake = BatchingEngineTests.FakeScorer()
-        fake.holding = true
-        var c = BatchingEngine.Config()
-        c.maxBatchPairs = 4
-        c.maxWaitMilliseconds = 1
-        let engine = BatchingEngine(config: c, scorer: fake.score)
+        let fake = FakeScorer(holding: true)
+        let engine = BatchingEngine(config: .testing(batchPairs: 4), scorer: fake.score)
         defer { engine.shutdown() }
         let first = DispatchSemaphore(value: 0)
         Thread { _ = try? engine.evaluate(Self.pairs(1, tokens: 5, tag: 0), context: RequestContext(id: "0")); first.signal() }.start()

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import HTTPServer
+import PairEngine
+import TestSupport
 import Testing
 
 @testable import RankerService
@@ -100,7 +102,7 @@ import Testing
         #expect(checked > 250, "every bad value was tried: \(checked)")
     }
 
-    @Test("the values issue 12 found starting a broken server are refused by name, through the real argument parser",
+    @Test("values that once started a broken server are refused by name, through the real argument parser",
           arguments: [
               (["--request-timeout", "-1"], "--request-timeout=-1 is out of range", "0.001...86400"),
               (["--request-timeout", "1e12"], "--request-timeout=1e12 is out of range", "0.001...86400"),
@@ -158,18 +160,10 @@ import Testing
             ([], ["PAIRRANKER_MAX_WAIT_MS": "1e300"], "PAIRRANKER_MAX_WAIT_MS=1e300 is out of range"),
             ([], ["PAIRRANKER_READ_TIMEOUT": "nan"], "PAIRRANKER_READ_TIMEOUT=nan is not finite"),
         ] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Support.executable)
             // A model that does not exist: had the setting been accepted, loading would fail (exit 1).
-            p.arguments = ["serve", "--model", "/nonexistent/model", "--port", "0"] + args
-            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = Pipe()
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 64, "\(args) \(env): \(text)")
+            let (status, _, text) = try Support.run(["serve", "--model", "/nonexistent/model", "--port", "0"] + args,
+                                                    stdin: "", environment: env)
+            #expect(status == 64, "\(args) \(env): \(text)")
             #expect(text.contains(want), "\(text)")
             #expect(!text.contains(#""msg":"config""#) && !text.contains("model.load_failed"), "nothing started: \(text)")
         }
@@ -179,60 +173,10 @@ import Testing
 extension ServeSettingsTests {
     @Test("an address that cannot be listened on exits 1 naming --host and --port, before loading the model")
     func cannotListen() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Support.executable)
-        p.arguments = ["serve", "--model", "/nonexistent/model", "--host", "999.1.1.1", "--port", "0"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 1, "\(text)")
+        let (status, _, text) = try Support.run(["serve", "--model", "/nonexistent/model", "--host", "999.1.1.1", "--port", "0"],
+                                                stdin: "")
+        #expect(status == 1, "\(text)")
         #expect(text.contains("--host 999.1.1.1 --port 0: cannot listen"), "\(text)")
         #expect(!text.contains("model.load_failed"), "\(text)")
-    }
-}
-
-/// SIGHUP drains like SIGTERM (its default action killed the server at once, losing in-flight work).
-@Suite struct HangUpTests {
-    @Test("SIGHUP during requests: all answered, then exit 0, the drain logged with its signal")
-    func sighup() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Support.executable)
-        // Port 0: the kernel picks a free one, read back from the start-up log.
-        p.arguments = ["serve", "--model", Support.modelDir, "--port", "0", "--drain-timeout", "120"]
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("pairranker-hup-\(getpid()).log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardError = FileHandle(forWritingAtPath: log)
-        try p.run()
-        var port = 0
-        var up = false
-        for _ in 0..<1200 {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if port == 0, let r = text.range(of: #""port":"#) {
-                port = Int(text[r.upperBound...].prefix { $0.isNumber }) ?? 0
-            }
-            if port > 0, let c = try? RawHTTPClient(port: port) {
-                c.send(RawHTTPClient.request("GET", "/ready"))
-                if c.read()?.status == 200 { up = true; break }
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(up, "the server became ready on port \(port)")
-        guard up else { p.terminate(); return }
-        let cands = (0..<8).map { "candidate \($0) " + String(repeating: "word ", count: 60) }
-        let body = JSON.object([("input", .string("rank these")), ("candidates", .array(cands.map(JSON.string)))]).text
-        let clients = try (0..<6).map { _ in try RawHTTPClient(port: port, timeout: 300) }
-        for c in clients { c.send(RawHTTPClient.request("POST", "/rank", body: body)) }
-        Thread.sleep(forTimeInterval: 0.2)
-        kill(p.processIdentifier, SIGHUP)
-        let statuses = clients.map { $0.read()?.status ?? -1 }
-        #expect(statuses == Array(repeating: 200, count: 6), "every accepted request is answered: \(statuses)")
-        p.waitUntilExit()
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(text)")
-        #expect(text.contains(#""msg":"shutdown.drain","signal":"SIGHUP""#), "\(text)")
-        #expect((try? RawHTTPClient(port: port)) == nil, "the listener is closed")
     }
 }

@@ -97,7 +97,7 @@ struct Load: ParsableCommand {
         }
         group.wait()
         let elapsed = Date().timeIntervalSince(start)
-        let ok = stats.latencies.enumerated().filter { _ in true }.map(\.element).sorted()
+        let ok = stats.latencies.sorted()
         func pct(_ p: Double) -> Double { ok.isEmpty ? 0 : ok[min(ok.count - 1, Int((p * Double(ok.count)).rounded(.up)) - 1)] * 1000 }
         let errors = stats.statuses.filter { $0.key != 200 }.values.reduce(0, +)
         let statuses = stats.statuses.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")

@@ -10,7 +10,7 @@ extension EncoderLayer {
     /// Q is scaled by 1/s first and PQ was scaled at load, so S is a sum of three products.
     /// c2p = Q·PKᵀ and p2cᵀ = PQ·Kᵀ are GEMMs over just the table rows δ can reach, then gathered.
     /// (sequence, head) tasks are spread over the threads, each running single-threaded GEMMs:
-    /// K = 64 GEMMs scale poorly inside OpenBLAS's own threads (design.md §4).
+    /// K = 64 GEMMs scale poorly inside OpenBLAS's own threads (docs/model.md §8).
     func attention(model: DebertaV2Model, tokens t: Int, lengths: [Int], ws: Workspace) {
         let c = model.hidden, ld = 3 * c
         let qkv = ws.qkv.pointer
