@@ -33,7 +33,9 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         /// How long the first pair of a batch waits for company (milliseconds).
         public var maxWaitMilliseconds = 2.0
         /// Admitted pairs (queued or running) at most; a request that would exceed it gets 429.
-        public var maxQueuePairs = 4096
+        /// 32,768: room for one whole sort of 1,000 documents (29,632 pairs at most). Each queued
+        /// pair holds its token ids (at most 512 of them), so the queue is bounded at about 64 MiB.
+        public var maxQueuePairs = 32768
         public init() {}
     }
 

@@ -7,8 +7,9 @@ public struct ServiceLimits: Sendable, Equatable {
     public var maxCandidates = 32
     /// UTF-8 bytes of any one text (prompt, instruction, candidate, document).
     public var maxTextBytes = 64 * 1024
-    /// Pair sequences (forward passes) one request may ask for.
-    public var maxPairsPerRequest = 4096
+    /// Pair sequences (forward passes) one request may ask for: 32,768 admits the sort of 1,000
+    /// documents (`RankerService.sortBudget(1000, top: nil)` = 29,632).
+    public var maxPairsPerRequest = 32768
     /// Documents in one rerank request, and candidates for one input of `/rank` mode `sort`
     /// (Cohere's own ceiling). Checked on the count, before any text is tokenized.
     public var maxDocuments = 1000

@@ -69,7 +69,7 @@ import Glibc
 
     @Test("a ~1 MiB /rank over the pair limit gets 422 for a fraction of what tokenizing it costs")
     func overPairLimit() {
-        // 64 inputs x 32 candidates = 63488 pairs in full mode, over the default 4096.
+        // 64 inputs x 32 candidates = 63488 pairs in full mode, over the default 32768.
         let (body, texts) = Self.bigRank(inputs: 64, candidates: 32, bytes: 500)
         #expect(body.count > 1 << 20)
         var code = 0

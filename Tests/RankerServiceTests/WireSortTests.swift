@@ -65,9 +65,15 @@ import Testing
                               422, "documents: has 1001 documents, over the limit of 1000")
         WireRerankTests.fails(.rerank, Support.body([("query", .string("q")), ("texts", Support.strings(Self.candidates(1001)))]),
                               422, "texts: has 1001 documents, over the limit of 1000")
-        // 1,000 documents need more pairs than the default per-request limit: refused on the count, before tokenizing.
+        // 1,000 documents fit the default limits; under a lower per-request limit they are refused
+        // on the count, before tokenizing.
+        #expect(RankerService.sortBudget(1000, top: nil) <= ServiceLimits().maxPairsPerRequest)
+        #expect(RankerService.sortBudget(1000, top: nil) <= BatchingEngine.Config().maxQueuePairs)
+        var low = ServiceLimits()
+        low.maxPairsPerRequest = 4096
         WireRerankTests.fails(.rerankV2, Support.body([("query", .string("q")), ("documents", Support.strings(Self.candidates(1000)))]),
-                              422, "request: needs \(RankerService.sortBudget(1000, top: nil)) pair sequences, over the limit of 4096")
+                              422, "request: needs \(RankerService.sortBudget(1000, top: nil)) pair sequences, over the limit of 4096",
+                              service: RankerService(model: Support.model, engine: Support.service.engine, limits: low))
     }
 
     /// An engine whose every comparison says "the left one is worse": c(x, pivot) < 0 for every
@@ -128,10 +134,9 @@ import Testing
         }
     }
 
-    @Test("1,000 documents rank within the limits sized as the README says (fixture model)")
+    @Test("1,000 documents rank within the default limits (fixture model)")
     func thousand() throws {
-        var limits = ServiceLimits()
-        limits.maxPairsPerRequest = RankerService.sortBudget(1000, top: nil)
+        let limits = ServiceLimits()
         let engine = CountingEngine()
         let service = RankerService(model: Support.model, engine: engine, limits: limits)
         let docs = (0..<1000).map { "passage \($0) about topic \($0 % 13): \(String(repeating: "word ", count: $0 % 5))" }
