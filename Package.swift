@@ -1,10 +1,11 @@
 // swift-tools-version:6.0
 // pairranker: the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) served over HTTP on CPU.
-// Dependency direction (docs/architecture.md, "Modules"): pairranker (CLI) -> RankerService ->
-// PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS; RankerService -> HTTPServer -> CZlib;
-// PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib; the CLI also uses Hub and lower modules
-// directly. Lower modules never import higher ones: PairEngine (the batching engine) knows neither
-// HTTP nor the API's types.
+// Dependency direction (docs/architecture.md, "Modules"): pairranker (CLI) -> RankerHTTP ->
+// RankerService -> PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS; RankerHTTP ->
+// HTTPServer -> CZlib; PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib; the CLI also uses
+// Hub and lower modules directly. Lower modules never import higher ones: PairEngine (the batching
+// engine) knows neither HTTP nor the API's types, and RankerService (the API's semantics, used by
+// the offline `rank`) knows no HTTP.
 // Linux only (Glibc, /proc): no Apple platform is claimed.
 import Foundation
 import PackageDescription
@@ -48,9 +49,10 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CZlib"]),
         .target(name: "Hub"),
         .target(name: "PairEngine", dependencies: ["PairRanker"]),
-        .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker", "HTTPServer"]),
+        .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker"]),
+        .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker", "PairEngine", "RankerService", "Tensors", "HTTPServer", "Hub",
+            "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "Tensors", "HTTPServer", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: simdDefine),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
@@ -64,10 +66,10 @@ let package = Package(
         .testTarget(name: "PairEngineTests", dependencies: ["PairEngine", "PairRanker", "EngineTestSupport"]),
         // Shared by the service and CLI tests: the fixture model, goldens, runs of the executable.
         .target(name: "TestSupport", dependencies: ["RankerService", "PairEngine", "PairRanker"], path: "Tests/TestSupport"),
-        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "PairEngine", "PairRanker", "TestSupport",
+        .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "RankerHTTP", "PairEngine", "PairRanker", "TestSupport",
                                                       "EngineTestSupport"]),
         // The pairranker executable's commands: argument parsing, ServeSettings, rank, shards.
-        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "PairEngine", "TestSupport"],
+        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "RankerHTTP", "PairEngine", "TestSupport"],
                     swiftSettings: simdDefine),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]

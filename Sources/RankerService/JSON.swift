@@ -295,7 +295,7 @@ extension JSON {
 
     /// Integral values below 2^63 in magnitude print as integers (`1000000000000000`, never
     /// `1e+15` or `...0`); others as Swift's shortest round-trip text, which is valid JSON.
-    static func format(_ d: Double) -> String {
+    public static func format(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d == d.rounded(), abs(d) < 9.223372036854775807e18 { return String(Int64(d)) }
         return "\(d)"

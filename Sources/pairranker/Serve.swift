@@ -4,6 +4,7 @@ import Foundation
 import HTTPServer
 import PairEngine
 import PairRanker
+import RankerHTTP
 import RankerService
 import Tensors
 

@@ -1,5 +1,6 @@
 import HTTPServer
 import PairEngine
+import RankerHTTP
 import RankerService
 
 /// The resolved configuration of `pairranker serve`: one value per setting. Defaults live here

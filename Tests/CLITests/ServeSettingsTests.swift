@@ -5,6 +5,7 @@ import PairEngine
 import TestSupport
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 @testable import pairranker
 

@@ -5,6 +5,7 @@ import PairEngine
 import TestSupport
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 
 /// The /metrics scrape and the engine's drops used to take the metrics and engine locks in

@@ -3,6 +3,7 @@ import HTTPServer
 import TestSupport
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 
 #if canImport(Glibc)

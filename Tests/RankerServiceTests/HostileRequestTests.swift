@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 
 @testable import HTTPServer
+@testable import RankerHTTP
 @testable import RankerService
 
 /// Requests an adversarial client would send, straight into RankerHTTPApp (no sockets): none may

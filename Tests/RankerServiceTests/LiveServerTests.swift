@@ -5,6 +5,7 @@ import PairEngine
 import TestSupport
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 
 /// The real server on 127.0.0.1 with the fixture model.

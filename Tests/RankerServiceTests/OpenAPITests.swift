@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 
 @Suite struct OpenAPITests {

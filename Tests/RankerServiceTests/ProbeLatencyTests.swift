@@ -4,6 +4,7 @@ import HTTPServer
 import PairEngine
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 
 /// Probe latency on the real app and the fixture model: a kubelet's probes (1 s timeout by

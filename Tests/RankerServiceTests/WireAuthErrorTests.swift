@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 
 /// Every error body carries `detail` (Jina's clients read it), and the

@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import Testing
 
+@testable import RankerHTTP
 @testable import RankerService
 
 /// Compressed request bodies (gzip, deflate) with the body limit applied to the inflated size,

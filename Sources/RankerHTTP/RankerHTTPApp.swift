@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import PairEngine
+import RankerService
 
 /// The HTTP face of the service: routes, authentication, request ids, timing headers, one JSON
 /// log line per request, metrics, readiness and draining. Maps every error through APIError.
