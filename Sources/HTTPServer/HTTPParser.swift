@@ -75,6 +75,37 @@ public struct HTTPParser: Sendable {
     public var inRequest: Bool { head != nil || buffer.count > start }
     /// The head of the request whose body is being received, if any.
     public var currentHead: HTTPRequest? { head }
+
+    /// The X-Request-Id of a request refused before its head was accepted: from the head bytes of
+    /// the request that failed, or those received so far; nil when there is none.
+    public var unparsedRequestID: String? { failedRequestID ?? requestIDLine(from: start) }
+    private var failedRequestID: String?
+
+    /// The value of the first `X-Request-Id` line in the head that starts at `from` (any case, up
+    /// to the header limit). Only printable ASCII values of up to 128 bytes are returned.
+    private func requestIDLine(from: Int) -> String? {
+        let end = min(buffer.count, from + limits.maxHeaderBytes + 8192)
+        guard from < end else { return nil }
+        let name = Array("x-request-id:".utf8)
+        var i = from
+        while i < end {
+            var j = i
+            while j < end, buffer[j] != 0x0A { j += 1 }
+            var k = i
+            if j - i > name.count, name.indices.allSatisfy({ buffer[i + $0] | (buffer[i + $0] >= 0x41 && buffer[i + $0] <= 0x5A ? 0x20 : 0) == name[$0] }) {
+                k = i + name.count
+                while k < j, buffer[k] == 0x20 || buffer[k] == 0x09 { k += 1 }
+                var e = j
+                while e > k, buffer[e - 1] == 0x0D || buffer[e - 1] == 0x20 || buffer[e - 1] == 0x09 { e -= 1 }
+                let value = buffer[k..<e]
+                guard !value.isEmpty, value.count <= 128, value.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) else { return nil }
+                return String(decoding: value, as: UTF8.self)
+            }
+            if j - i <= 1 && i > from { return nil }   // the empty line: end of the head
+            i = j + 1
+        }
+        return nil
+    }
     /// Body bytes a Content-Length request has declared and not yet sent.
     public var declaredBodyRemaining: Int {
         if case let .length(n) = bodyMode { return max(0, n - (buffer.count - start)) }
@@ -109,11 +140,13 @@ public struct HTTPParser: Sendable {
     /// The next event, nil when more bytes are needed. After an error the parser stays failed.
     public mutating func next() throws(HTTPParseError) -> Event? {
         if let failed { throw failed }
+        let begin = start
         do {
             let event = try step()
             if start > 0 && start >= buffer.count - start { compact() }   // amortised: what is copied halves each time
             return event
         } catch {
+            failedRequestID = requestIDLine(from: begin)
             failed = error
             buffer = []
             body = []

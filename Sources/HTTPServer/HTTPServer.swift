@@ -26,6 +26,7 @@ import Darwin
 public final class HTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (HTTPRequest, HTTPRequestContext) -> HTTPResponse
     public typealias Logger = @Sendable (String) -> Void
+    public typealias RefusalResponder = @Sendable (HTTPRefusal) -> HTTPResponse
 
     public let config: ServerConfig
     private let handler: Handler
@@ -33,7 +34,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let workers: WorkerPool
     private var listeners: [Int32] = []
     private var wake: (r: Int32, w: Int32) = (-1, -1)
-    private let lock = Locked<Void>()  // guards completed, stopRequested, drainDeadline, cutOff, registeredInline
+    private let lock = Locked<Void>()  // guards completed, stopRequested, drainDeadline, cutOff, registeredInline, registeredRefusals
     private var completed: [Completed] = []
     private var stopRequested = false
     private var drainDeadline: Double = 0
@@ -41,6 +42,9 @@ public final class HTTPServer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     /// What `answerInline` registered (under `lock`); the loop takes its own copy at start.
     private var registeredInline: (Set<String>, Handler?) = ([], nil)
+    /// What `answerRefusals` registered (under `lock`); the loop takes its own copy at start.
+    private var registeredRefusals: RefusalResponder?
+    private var refusalResponder: RefusalResponder?
     private var inlinePaths: Set<String> = []
     private let maxPipelined: Int
     private let readAhead: Int
@@ -77,6 +81,27 @@ public final class HTTPServer: @unchecked Sendable {
         lock.withLock {
             registeredInline = (paths, handler)
         }
+    }
+
+    /// Builds the answers the server gives without a handler (parser refusals, 408, 503 past the
+    /// connection cap or the request-memory budget) with `responder`, on the event loop, which
+    /// then logs nothing of its own for them: the responder counts and logs them. `responder` must
+    /// return at once. Call before `start()`. Without one, `HTTPRefusal.defaultResponse`.
+    public func answerRefusals(with responder: @escaping RefusalResponder) {
+        lock.withLock { registeredRefusals = responder }
+    }
+
+    /// The answer to `refusal`, with its request id; logged here when no responder is registered.
+    private func answer(_ refusal: HTTPRefusal) -> HTTPResponse {
+        var r: HTTPResponse
+        if let refusalResponder {
+            r = refusalResponder(refusal)
+        } else {
+            log("http.refused status=\(refusal.status) reason=\(refusal.reason.rawValue) remote=\(refusal.remoteAddress) message=\(refusal.message)")
+            r = refusal.defaultResponse
+        }
+        if r.header("x-request-id") == nil { r.headers.append(("X-Request-Id", refusal.requestID)) }
+        return r
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0).
@@ -236,6 +261,7 @@ public final class HTTPServer: @unchecked Sendable {
     private func run() {
         var readBuffer = [UInt8](repeating: 0, count: Self.readChunk)
         (inlinePaths, inlineHandler) = lock.withLock { registeredInline }
+        refusalResponder = lock.withLock { registeredRefusals }
         while true {
             let now = Self.now()
             let (stopping, deadline) = lock.withLock { (stopRequested, drainDeadline) }
@@ -359,7 +385,7 @@ public final class HTTPServer: @unchecked Sendable {
             }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             if connections.count >= config.maxConnections {
-                reject(fd, now: now)
+                reject(fd, remote: Self.describe(addr), now: now)
                 continue
             }
             var one: Int32 = 1
@@ -373,13 +399,12 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Past the connection cap: answer 503 at once and close (lingering, so the unread request
     /// does not reset the connection before the client has read the answer).
-    private func reject(_ fd: Int32, now: Double) {
-        var r = HTTPResponse.error(503, type: "overloaded", message: "the server has its limit of \(config.maxConnections) connections open; retry later")
-        r.headers.append(("Retry-After", "1"))
-        r.headers.append(("X-Request-Id", Self.requestID(nil)))
+    private func reject(_ fd: Int32, remote: String, now: Double) {
+        let r = answer(HTTPRefusal(reason: .connectionLimit,
+                                   message: "the server has its limit of \(config.maxConnections) connections open; retry later",
+                                   requestID: Self.requestID(nil), remoteAddress: remote))
         let bytes = r.serialized(keepAlive: false)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        log("http.connection_refused reason=max_connections limit=\(config.maxConnections)")
         lingerClose(fd, now: now)
     }
 
@@ -418,6 +443,12 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// The client's X-Request-Id when it is short printable ASCII (the app's rule), else a fresh
     /// one: every answer the server gives itself (408, 503, parse errors) carries an id.
+    /// The request id of the request `parser` is in: its head's, else its unparsed bytes'.
+    static func requestID(_ parser: HTTPParser) -> String {
+        if parser.currentHead != nil { return requestID(parser.currentHead) }
+        return parser.unparsedRequestID ?? requestID(nil)
+    }
+
     static func requestID(_ head: HTTPRequest?) -> String {
         if let g = head?.header("x-request-id"), !g.isEmpty, g.utf8.count <= 128,
            g.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
@@ -443,11 +474,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// Answers 503 (after the requests already queued) and reads no more from `c`: its bytes
     /// would take the server past its budget of buffered request bytes.
     private func refuse(_ c: Connection, needed: Int) {
-        log("http.refused reason=buffered_bytes remote=\(c.remote) held=\(memory.held) needed=\(needed) limit=\(config.maxBufferedRequestBytes)")
-        var r = HTTPResponse.error(503, type: "overloaded",
-                                   message: "the server holds its limit of \(config.maxBufferedRequestBytes) bytes of request data; retry later")
-        r.headers.append(("Retry-After", "1"))
-        c.parseError = r
+        c.parseError = answer(HTTPRefusal(reason: .requestMemory,
+                                          message: "the server holds its limit of \(config.maxBufferedRequestBytes) bytes of request data (\(memory.held) held, \(needed) more needed); retry later",
+                                          requestID: Self.requestID(c.parser), remoteAddress: c.remote))
         c.readClosed = true
         c.lingerOnClose = true
         c.continueOwed = false
@@ -532,10 +561,8 @@ public final class HTTPServer: @unchecked Sendable {
                 }
                 guard alive(c) else { return }
             } catch {
-                let type = [411: "length_required", 413: "payload_too_large", 414: "uri_too_long", 417: "expectation_failed",
-                            431: "headers_too_large", 505: "http_version_not_supported"][error.status] ?? "invalid_request"
-                let response = HTTPResponse.error(error.status, type: type, message: error.message)
-                log("http.parse_error status=\(error.status) remote=\(c.remote) message=\(error.message)")
+                let response = answer(HTTPRefusal(reason: HTTPRefusal.reason(parseStatus: error.status), message: error.message,
+                                                  requestID: Self.requestID(c.parser), remoteAddress: c.remote))
                 // Answer after what is already queued, then close: the stream can't be trusted.
                 c.parseError = response
                 c.readClosed = true
@@ -557,9 +584,8 @@ public final class HTTPServer: @unchecked Sendable {
         var inline = 0
         while alive(c), !c.processing, c.output.count - c.outputOffset < 1 << 20 {
             guard let request = c.pending.first else {
-                if var resp = c.parseError {
+                if let resp = c.parseError {
                     c.parseError = nil
-                    resp.headers.append(("X-Request-Id", Self.requestID(nil)))
                     c.closeAfterWrite = true
                     enqueue(c, resp.serialized(keepAlive: false))  // closes once written
                 } else if c.continueOwed, c.parser.currentHead != nil {
@@ -685,9 +711,8 @@ public final class HTTPServer: @unchecked Sendable {
             return
         }
         if c.parser.inRequest, !c.readClosed, !c.outstanding, let started = c.requestStarted, now - started > config.readTimeout {
-            log("http.read_timeout remote=\(c.remote)")
-            var r = HTTPResponse.error(408, type: "timeout", message: "the request was not received within \(config.readTimeout) s")
-            r.headers.append(("X-Request-Id", Self.requestID(c.parser.currentHead)))
+            let r = answer(HTTPRefusal(reason: .readTimeout, message: "the request was not received within \(config.readTimeout) s",
+                                       requestID: Self.requestID(c.parser), remoteAddress: c.remote))
             stopAfter(c)
             enqueue(c, r.serialized(keepAlive: false))
             if alive(c) { closeConnection(c, linger: true) }

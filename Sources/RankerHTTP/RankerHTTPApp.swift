@@ -75,6 +75,43 @@ public final class RankerHTTPApp: @unchecked Sendable {
     public func answerProbesInline(on server: HTTPServer) {
         server.answerInline(paths: Self.inlinePaths) { [self] in handle($0, $1) }
     }
+
+    /// Registers with `server` (before `server.start()`) everything the app answers: the routes
+    /// through `handle`'s caller, the probes inline, and the server's own refusals through
+    /// `refusal`, so that every answer comes from `APIError`'s table and is counted and logged.
+    public func install(on server: HTTPServer) {
+        answerProbesInline(on: server)
+        server.answerRefusals { [self] in refusal($0) }
+    }
+
+    /// The answer to a request the HTTP layer refused (parser, read timeout, connection cap,
+    /// request memory): `APIError`'s status and body, counted in `pairranker_requests_total`
+    /// (route "http") and the failure counts, and logged with its request id. Runs on the event
+    /// loop: it takes only the metrics' leaf lock.
+    func refusal(_ r: HTTPRefusal) -> HTTPResponse {
+        let kind: APIError.Kind
+        switch r.reason {
+        case .malformed: kind = .malformed
+        case .lengthRequired: kind = .lengthRequired
+        case .tooLarge: kind = .tooLarge
+        case .uriTooLong: kind = .uriTooLong
+        case .expectationFailed: kind = .expectationFailed
+        case .headersTooLarge: kind = .headersTooLarge
+        case .versionNotSupported: kind = .httpVersion
+        case .readTimeout: kind = .requestTimeout
+        case .connectionLimit, .requestMemory: kind = .busy
+        }
+        let e = APIError(kind, r.message)
+        var response = Self.errorResponse(e)
+        response.headers.append(("X-Request-Id", r.requestID))
+        metrics.request(route: Self.refusalRoute, status: response.status, seconds: 0)
+        metrics.failure(Self.reason(kind))
+        log(#"{"level":"warning","msg":"request.refused","request.id":\#(JSON.string(r.requestID).text),"status":\#(response.status),"reason":\#(JSON.string(r.reason.rawValue).text),"remote":\#(JSON.string(r.remoteAddress).text),"error":\#(JSON.string(r.message).text)}"#)
+        return response
+    }
+
+    /// The route label of answers the HTTP layer gave before any route was known.
+    public static let refusalRoute = "http"
     static let postRoutes = Dictionary(uniqueKeysWithValues: RankerService.Route.allCases.map { ($0.rawValue, $0) })
 
     public func handle(_ request: HTTPRequest, _ http: HTTPRequestContext) -> HTTPResponse {
@@ -283,8 +320,10 @@ public final class RankerHTTPApp: @unchecked Sendable {
 
     static func reason(_ kind: APIError.Kind) -> String {
         switch kind {
-        case .malformed, .validation, .notFound, .methodNotAllowed, .lengthRequired, .tooLarge, .unsupportedMedia, .headersTooLarge:
+        case .malformed, .validation, .notFound, .methodNotAllowed, .lengthRequired, .tooLarge, .unsupportedMedia, .headersTooLarge,
+             .uriTooLong, .expectationFailed, .httpVersion:
             return "validation"
+        case .requestTimeout: return "timeout"
         case .overloaded: return "overloaded"
         case .timeout: return "timeout"
         case .cancelled: return "cancelled"

@@ -12,6 +12,10 @@ public struct APIError: Error, Equatable, CustomStringConvertible, Sendable {
         case unsupportedMedia   // 415
         case validation         // 422: valid JSON that breaks the contract
         case headersTooLarge    // 431
+        case uriTooLong         // 414 (the HTTP layer's)
+        case expectationFailed  // 417 (the HTTP layer's)
+        case requestTimeout     // 408: the request was not received in time (the HTTP layer's)
+        case httpVersion        // 505 (the HTTP layer's)
         case overloaded         // 429: nothing was computed
         case unauthorized       // 401
         case notReady           // 503: loading or draining
@@ -44,6 +48,10 @@ public struct APIError: Error, Equatable, CustomStringConvertible, Sendable {
         case .validation: return (422, "validation")
         case .overloaded: return (429, "overloaded")
         case .headersTooLarge: return (431, "headers_too_large")
+        case .uriTooLong: return (414, "uri_too_long")
+        case .expectationFailed: return (417, "expectation_failed")
+        case .requestTimeout: return (408, "timeout")
+        case .httpVersion: return (505, "http_version_not_supported")
         case .cancelled: return (499, "cancelled")
         case .internalError: return (500, "internal")
         case .notReady: return (503, "unavailable")

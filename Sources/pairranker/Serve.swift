@@ -111,7 +111,7 @@ struct Serve: ParsableCommand {
         appSettings.openapi = OpenAPIDocument.text
         let app = RankerHTTPApp(metrics: metrics, settings: appSettings, log: log)
         let http = HTTPServer(config: s.serverConfig, log: { log(#"{"level":"warning","msg":\#(JSON.string($0).text)}"#) }, handler: app.handle)
-        app.answerProbesInline(on: http)
+        app.install(on: http)
         let bound: Int
         do { bound = try http.start() } catch {
             throw StartError(message: "--host \(s.host) --port \(s.port): cannot listen: \(error)")

@@ -15,12 +15,12 @@ import Testing
         let app: RankerHTTPApp
         var port: Int { server.port }
         init(config: ServerConfig = ServerConfig(), apiKey: String? = nil, ready: Bool = true, engine: InferenceEngine? = nil,
-             maxBodyBytes: Int = RankerHTTPApp.Settings().maxBodyBytes) throws {
+             maxBodyBytes: Int = RankerHTTPApp.Settings().maxBodyBytes, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
             var settings = RankerHTTPApp.Settings()
             settings.apiKey = apiKey
             settings.maxBodyBytes = maxBodyBytes
             settings.openapi = OpenAPIDocument.text
-            app = RankerHTTPApp(metrics: Metrics(), settings: settings, log: { _ in })
+            app = RankerHTTPApp(metrics: Metrics(), settings: settings, log: log)
             let service = engine.map { RankerService(model: Support.model, engine: $0) } ?? Support.service
             app.attach(service: service, info: .object([("model", .string("fixture"))]))
             app.setReady(ready)
@@ -28,7 +28,7 @@ import Testing
             c.port = 0
             let app = self.app
             server = HTTPServer(config: c, handler: { app.handle($0, $1) })
-            app.answerProbesInline(on: server)
+            app.install(on: server)
             try server.start()
         }
         deinit { server.stop() }
