@@ -31,13 +31,13 @@ public final class RankerHTTPApp: @unchecked Sendable {
     private let lock = NSLock()
     private var ready = false
     private var draining = false
-    private let log: @Sendable (String) -> Void
+    private let log: Logger
 
     public init(metrics: Metrics, settings: Settings, log: @escaping @Sendable (String) -> Void) {
         self.metrics = metrics
         self.settings = settings
         info = settings.info
-        self.log = log
+        self.log = Logger(sink: log)
     }
 
     /// Installs the loaded model's service (before `setReady`); `info` is what /info answers.
@@ -106,7 +106,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
         response.headers.append(("X-Request-Id", r.requestID))
         metrics.request(route: Self.refusalRoute, status: response.status, seconds: 0)
         metrics.failure(Self.reason(kind))
-        log(#"{"level":"warning","msg":"request.refused","request.id":\#(JSON.string(r.requestID).text),"status":\#(response.status),"reason":\#(JSON.string(r.reason.rawValue).text),"remote":\#(JSON.string(r.remoteAddress).text),"error":\#(JSON.string(r.message).text)}"#)
+        log(.warning, "request.refused", ("request.id", .string(r.requestID)), ("status", .number(Double(response.status))),
+            ("reason", .string(r.reason.rawValue)), ("remote", .string(r.remoteAddress)), ("error", .string(r.message)))
         return response
     }
 
@@ -131,10 +132,10 @@ public final class RankerHTTPApp: @unchecked Sendable {
             response = Self.errorResponse(e)
             metrics.failure(Self.reason(e.kind))
             if e.kind == .internalError {
-                log(#"{"level":"error","msg":"request.internal_error","request.id":"\#(id)","error":\#(JSON.string(e.message).text)}"#)
+                log(.error, "request.internal_error", ("request.id", .string(id)), ("error", .string(e.message)))
             }
         } catch {
-            log(#"{"level":"error","msg":"request.internal_error","request.id":"\#(id)","error":\#(JSON.string("\(error)").text)}"#)
+            log(.error, "request.internal_error", ("request.id", .string(id)), ("error", .string("\(error)")))
             response = Self.errorResponse(APIError(.internalError, "internal error (request \(id))"))
             metrics.failure("internal")
         }
@@ -146,7 +147,9 @@ public final class RankerHTTPApp: @unchecked Sendable {
         response = Self.compressed(response, acceptEncoding: request.header("accept-encoding"))
         metrics.request(route: routeLabel, status: response.status, seconds: ms / 1000)
         if !["/health", "/ready", "/metrics"].contains(path) {
-            log(#"{"level":"info","msg":"request","request.id":\#(JSON.string(id).text),"method":\#(JSON.string(request.method).text),"route":\#(JSON.string(routeLabel).text),"status":\#(response.status),"pairs":\#(context.pairs),"tokens":\#(context.tokens),"ms":\#(JSON.format((ms * 100).rounded() / 100))}"#)
+            log(.info, "request", ("request.id", .string(id)), ("method", .string(request.method)), ("route", .string(routeLabel)),
+                ("status", .number(Double(response.status))), ("pairs", .number(Double(context.pairs))),
+                ("tokens", .number(Double(context.tokens))), ("ms", .number((ms * 100).rounded() / 100)))
         }
         return response
     }

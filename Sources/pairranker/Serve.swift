@@ -99,9 +99,9 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let s = try settings()
-        let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let log = Logger.standardError
         // Signals first: one arriving while the listener starts or the model loads drains too.
-        let stopping = Self.drainSignals(log: log)
+        let stopping = Self.drainSignals()
         BLAS.setThreads(s.threads)
         Parallel.threads = s.threads
         MallocSetup.capArenas(cpus: s.threads)
@@ -109,8 +109,9 @@ struct Serve: ParsableCommand {
         let metrics = Metrics()
         var appSettings = s.appSettings
         appSettings.openapi = OpenAPIDocument.text
-        let app = RankerHTTPApp(metrics: metrics, settings: appSettings, log: log)
-        let http = HTTPServer(config: s.serverConfig, log: { log(#"{"level":"warning","msg":\#(JSON.string($0).text)}"#) }, handler: app.handle)
+        let app = RankerHTTPApp(metrics: metrics, settings: appSettings, log: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
+        // The HTTP layer's own events (accept errors, write and drain timeouts) as warnings.
+        let http = HTTPServer(config: s.serverConfig, log: { log(.warning, $0) }, handler: app.handle)
         app.install(on: http)
         let bound: Int
         do { bound = try http.start() } catch {
@@ -118,7 +119,7 @@ struct Serve: ParsableCommand {
         }
         var config = s.logFields.map { k, v in k == "port" ? (k, JSON.number(Double(bound))) : (k, v) }
         config.insert(("blas", .string(Pairranker.blasLine)), at: 5)
-        log(#"{"level":"info","msg":"config","config":\#(JSON.object(config).text)}"#)
+        log(.info, "config", ("config", .object(config)))
 
         // Load and warm up while /health already answers; then /ready turns 200.
         DispatchQueue.global().async {
@@ -126,7 +127,7 @@ struct Serve: ParsableCommand {
                 let dir = try ModelLocator.resolve(s.model)
                 let m = try PairRankerModel(path: dir, checkpoint: s.weights)
                 if !m.unusedKeys.isEmpty {
-                    log(#"{"level":"info","msg":"model.unused_keys","keys":\#(JSON.array(m.unusedKeys.map(JSON.string)).text)}"#)
+                    log(.info, "model.unused_keys", ("keys", .array(m.unusedKeys.map(JSON.string))))
                 }
                 let engine = BatchingEngine(model: m, config: s.engineConfig, metrics: metrics)
                 let cache = s.cacheMb > 0 ? ScoreCache(capacityBytes: s.cacheMb << 20) : nil
@@ -139,17 +140,18 @@ struct Serve: ParsableCommand {
                                        context: RequestContext(id: "warmup"))
                 app.attach(service: service, info: Self.info(m, settings: s))
                 app.setReady(true)
-                log(#"{"level":"info","msg":"model.ready","model.dir":\#(JSON.string(dir).text),"model.load_ms":\#(Int(m.loadSeconds * 1000)),"warmup_ms":\#((DispatchTime.now().uptimeNanoseconds - warm) / 1_000_000)}"#)
+                log(.info, "model.ready", ("model.dir", .string(dir)), ("model.load_ms", .number(Double(Int(m.loadSeconds * 1000)))),
+                    ("warmup_ms", .number(Double((DispatchTime.now().uptimeNanoseconds - warm) / 1_000_000))))
             } catch {
-                log(#"{"level":"error","msg":"model.load_failed","error":\#(JSON.string("\(error)").text)}"#)
+                log(.error, "model.load_failed", ("error", .string("\(error)")))
                 Foundation.exit(1)
             }
         }
         let signalName = stopping.wait()
-        log(#"{"level":"info","msg":"shutdown.drain","signal":\#(JSON.string(signalName).text),"drain_timeout":\#(JSON.number(s.drainTimeout).text)}"#)
+        log(.info, "shutdown.drain", ("signal", .string(signalName)), ("drain_timeout", .number(s.drainTimeout)))
         app.beginDrain()
         let clean = http.stop()
-        log(#"{"level":"info","msg":"shutdown.done","clean":\#(clean)}"#)
+        log(.info, "shutdown.done", ("clean", .bool(clean)))
         Foundation.exit(0)
     }
 
@@ -190,7 +192,7 @@ struct Serve: ParsableCommand {
 
     static let drainSignalNames: [(Int32, String)] = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")]
 
-    static func drainSignals(log: @escaping @Sendable (String) -> Void) -> DrainSignals {
+    static func drainSignals() -> DrainSignals {
         let d = DrainSignals()
         for (sig, name) in drainSignalNames {
             signal(sig, SIG_IGN)
