@@ -1,6 +1,8 @@
 import Foundation
 @testable import HTTPServer
 import PairRanker
+import PairEngine
+import RankerHTTP
 import RankerService
 
 // libFuzzer target: the RankerHTTPApp layer (routing, methods, authentication, Content-Type,

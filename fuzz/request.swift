@@ -1,5 +1,6 @@
 import Foundation
 import PairRanker
+import PairEngine
 import RankerService
 
 // libFuzzer target: request decoding and validation end to end through RankerService.handle on

@@ -20,8 +20,8 @@ build() {
 # with SwiftPM (a debug build, so @testable imports work), then link their objects in.
 build_with_modules() {
   local t=$1
-  swift build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address --target RankerService >/dev/null
-  objs=$(ls .build-fuzz/debug/{Tensors,Checkpoints,Tokenizer,DeBERTa,PairRanker,RankerService,HTTPServer}.build/*.o)
+  swift build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address --target RankerHTTP >/dev/null
+  objs=$(ls .build-fuzz/debug/{Tensors,Checkpoints,Tokenizer,DeBERTa,PairRanker,PairEngine,RankerService,RankerHTTP,HTTPServer}.build/*.o)
   # shellcheck disable=SC2086
   build "$t" -I .build-fuzz/debug/Modules -Xcc -fmodule-map-file=Sources/COpenBLAS/module.modulemap \
     -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
