@@ -14,22 +14,29 @@ import Glibc
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
 
-    @Test("what a client sent is not kept: RSS after 64 x 1 MiB on one connection (each write ending with the next request's first byte) and 100 x 4 MiB requests")
-    func requestBytesAreReleased() throws {
-        let port = FaultTests.freePort(23)
+    /// `pairranker serve` on the fixture model in its own process, once /ready answers 200.
+    static func serve(port: Int, _ extra: [String] = []) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.executable)
-        p.arguments = ["serve", "--model", Support.modelDir, "--port", String(port)]
+        p.arguments = ["serve", "--model", Support.modelDir, "--port", String(port)] + extra
         p.standardError = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         try p.run()
-        defer { p.terminate(); p.waitUntilExit() }
         var up = false
         for _ in 0..<200 where !up {
             if let c = try? RawHTTPClient(port: port) { c.send(RawHTTPClient.request("GET", "/ready")); up = c.read()?.status == 200 }
             if !up { Thread.sleep(forTimeInterval: 0.05) }
         }
+        if !up { p.terminate(); p.waitUntilExit() }
         try #require(up)
+        return p
+    }
+
+    @Test("what a client sent is not kept: RSS after 64 x 1 MiB on one connection (each write ending with the next request's first byte) and 100 x 4 MiB requests")
+    func requestBytesAreReleased() throws {
+        let port = FaultTests.freePort(23)
+        let p = try Self.serve(port: port)
+        defer { p.terminate(); p.waitUntilExit() }
         // Bodies that are not JSON: answered 400 at once, so what is measured is the HTTP layer.
         func request(_ size: Int) -> [UInt8] {
             Array("POST /rank HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: \(size)\r\n\r\n".utf8)
@@ -69,19 +76,8 @@ import Glibc
     func parsedJSONIsBounded() throws {
         let port = FaultTests.freePort(29)
         let budget = 48 << 20
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Support.executable)
-        p.arguments = ["serve", "--model", Support.modelDir, "--port", String(port), "--max-buffered-request-bytes", String(budget)]
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let p = try Self.serve(port: port, ["--max-buffered-request-bytes", String(budget)])
         defer { p.terminate(); p.waitUntilExit() }
-        var up = false
-        for _ in 0..<200 where !up {
-            if let c = try? RawHTTPClient(port: port) { c.send(RawHTTPClient.request("GET", "/ready")); up = c.read()?.status == 200 }
-            if !up { Thread.sleep(forTimeInterval: 0.05) }
-        }
-        try #require(up)
         // 100,000 nested singletons: 600 KB of text, 300,000 values (a tree of 10-13 MB; 40 MB reserved).
         let body = #"{"input":"q","candidates":["a","b"],"x":["# + Array(repeating: "[[0]]", count: 100_000).joined(separator: ",") + "]}"
         let request = RawHTTPClient.request("POST", "/rank", body: body)
