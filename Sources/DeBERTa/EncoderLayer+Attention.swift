@@ -22,6 +22,7 @@ extension EncoderLayer {
             o += l
         }
         let work = ws.headTasks
+        guard !work.isEmpty else { return }   // no sequences: nothing to attend
         let tasks = min(ws.tasks, work.count)
         let blasThreads = BLAS.threads
         BLAS.setThreads(1)

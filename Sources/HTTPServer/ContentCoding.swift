@@ -66,12 +66,22 @@ public enum ContentCoding {
             }
             let produced = chunk.count - Int(stream.avail_out)
             guard out.count + produced <= limit else { throw .tooLarge(limit: limit) }
+            // Grown by hand so that the buffer's capacity never passes `limit` (what was reserved).
+            if out.count + produced > out.capacity {
+                out.reserveCapacity(min(limit, max(2 * out.capacity, out.count + produced, 64 << 10)))
+            }
             out.append(contentsOf: chunk[0..<produced])
             switch rc {
             case Z_OK, Z_STREAM_END: break
             case Z_BUF_ERROR where produced > 0 || consumed < input.count: break
             case Z_BUF_ERROR: throw .corrupt("the compressed body ends early")
             default: throw .corrupt(stream.msg.map { String(cString: $0) } ?? "zlib error \(rc)")
+            }
+            // gzip allows several members one after another (RFC 1952 §2.2, `cat a.gz b.gz`).
+            if rc == Z_STREAM_END, windowBits > MAX_WBITS, input.count - consumed >= 2,
+               input[consumed] == 0x1F, input[consumed + 1] == 0x8B {
+                guard inflateReset(&stream) == Z_OK else { throw .corrupt("zlib could not restart") }
+                rc = Z_OK
             }
         } while rc != Z_STREAM_END
         guard consumed == input.count else { throw .corrupt("\(input.count - consumed) bytes after the end of the compressed body") }

@@ -6,6 +6,13 @@ public struct HTTPRequest: Sendable, Equatable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
 
+    /// Bytes this request holds once parsed, counted in the server's request-byte budget: its
+    /// body, and its head's text (method, target, header names and values, each with a little
+    /// for the line and String overhead).
+    public var heldBytes: Int {
+        headers.reduce(body.count + method.utf8.count + target.utf8.count + 32) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
+    }
+
     /// The target in origin form: an absolute-form target (`http://host:port/rank?x`, RFC 9112
     /// §3.2.2) is routed by its path and query, its authority taking the place of Host.
     public var originForm: Substring {

@@ -556,7 +556,7 @@ public final class HTTPServer: @unchecked Sendable {
                 case let .request(r):
                     c.continueOwed = false
                     c.pending.append(r)
-                    c.pendingBytes += r.body.count
+                    c.pendingBytes += r.heldBytes
                     c.requestStarted = c.parser.inRequest ? now : nil
                 }
                 guard alive(c) else { return }
@@ -599,7 +599,7 @@ public final class HTTPServer: @unchecked Sendable {
             let isInline = inlineHandler != nil && inlinePaths.contains(request.path)
             if isInline && inline >= Self.inlinePerIteration { moreWork = true; return }
             c.pending.removeFirst()
-            c.pendingBytes -= request.body.count
+            c.pendingBytes -= request.heldBytes
             let ctx = HTTPRequestContext(remoteAddress: c.remote, memory: memory)
             if isInline, let inlineHandler {
                 inline += 1
@@ -613,7 +613,7 @@ public final class HTTPServer: @unchecked Sendable {
             c.processingVersion = request.version
             c.context = ctx
             let id = c.id
-            let bytes = request.body.count
+            let bytes = request.heldBytes
             inFlightBytes += bytes
             account(c)
             let draining = lock.withLock { stopRequested }

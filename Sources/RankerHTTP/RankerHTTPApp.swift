@@ -144,7 +144,8 @@ public final class RankerHTTPApp: @unchecked Sendable {
         response.headers.append(("X-Request-Id", id))
         response.headers.append(("x-queue-time", JSON.format((Double(context.queueNanoseconds) / 1e6 * 1000).rounded() / 1000)))
         response.headers.append(("x-inference-time", JSON.format((Double(context.inferenceNanoseconds) / 1e6 * 1000).rounded() / 1000)))
-        response = Self.compressed(response, acceptEncoding: request.header("accept-encoding"))
+        let accept = request.headers.filter { $0.name.lowercased() == "accept-encoding" }.map(\.value)
+        response = Self.compressed(response, acceptEncoding: accept.isEmpty ? nil : accept.joined(separator: ", "))
         metrics.request(route: routeLabel, status: response.status, seconds: ms / 1000)
         if !["/health", "/ready", "/metrics"].contains(path) {
             log(.info, "request", ("request.id", .string(id)), ("method", .string(request.method)), ("route", .string(routeLabel)),
@@ -202,11 +203,17 @@ public final class RankerHTTPApp: @unchecked Sendable {
     /// The body as sent, or inflated per `Content-Encoding` (gzip, deflate) to at most
     /// `maxBodyBytes`, the inflated bytes reserved in the server's budget while the request runs.
     func decodedBody(_ request: HTTPRequest, _ http: HTTPRequestContext) throws -> [UInt8] {
-        guard let coding = request.header("content-encoding"),
+        // Repeated fields are one list (RFC 9110 §5.3): `identity` then `gzip` is gzip.
+        let values = request.headers.filter { $0.name.lowercased() == "content-encoding" }.map(\.value)
+        let coding = values.joined(separator: ", ")
+        guard !values.isEmpty,
               coding.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() != "identity" }) else {
             return request.body
         }
         let limit = settings.maxBodyBytes
+        if let whole = http.memoryLimit, limit > whole {
+            throw APIError(.tooLarge, "a compressed body may inflate to \(limit) bytes (--max-body-bytes), more than the server's whole budget of \(whole) bytes of request memory: send it uncompressed")
+        }
         guard http.reserve(bytes: limit) else {
             throw APIError(.busy, "the server holds its limit of request memory (inflating this body may take \(limit) bytes); retry later")
         }

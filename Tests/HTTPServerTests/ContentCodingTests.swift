@@ -63,3 +63,17 @@ import Testing
         }
     }
 }
+
+@Suite struct ContentCodingMembersTests {
+    @Test("gzip members one after another (cat a.gz b.gz) inflate to their concatenation; other trailing bytes are corrupt")
+    func members() throws {
+        let a = Array(#"{"input":"#.utf8), b = Array(#""q","candidates":["a","b"]}"#.utf8)
+        let z = try #require(ContentCoding.gzip(a)) + (try #require(ContentCoding.gzip(b)))
+        #expect(try ContentCoding.decode(z, encoding: "gzip", limit: 1 << 20) == a + b)
+        #expect(throws: ContentCoding.Failure.self) { try ContentCoding.decode(z + [0x41], encoding: "gzip", limit: 1 << 20) }
+        // The limit counts every member.
+        #expect(throws: ContentCoding.Failure.tooLarge(limit: a.count + 3)) {
+            try ContentCoding.decode(z, encoding: "gzip", limit: a.count + 3)
+        }
+    }
+}

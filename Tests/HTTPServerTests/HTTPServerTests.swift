@@ -26,6 +26,19 @@ import Glibc
         #expect(s.server.peakBufferedRequestBytes < 3 * request.count, "peak \(s.server.peakBufferedRequestBytes)")
     }
 
+    @Test("parsed heads of queued and running requests count in the budget, not only their bodies")
+    func headsCount() throws {
+        let s = try TestServer(config: ServerConfig())
+        let c = try TestClient(port: s.port)
+        // One slow request runs while three more with 20 KiB of headers each wait behind it.
+        let big = String(repeating: "h", count: 20 * 1024)
+        c.send("GET /slow?800 HTTP/1.1\r\nHost: a\r\nX-Pad: \(big)\r\n\r\n")
+        for _ in 0..<3 { c.send("GET /echo HTTP/1.1\r\nHost: a\r\nX-Pad: \(big)\r\n\r\n") }
+        #expect(eventually { s.server.bufferedRequestBytes >= 4 * 20 * 1024 }, "held \(s.server.bufferedRequestBytes)")
+        for _ in 0..<4 { #expect(c.readFinal()?.status == 200) }
+        #expect(eventually { s.server.bufferedRequestBytes == 0 }, "held \(s.server.bufferedRequestBytes) after the answers")
+    }
+
     @Test("item 9: past the global budget of buffered request bytes: 503 with Retry-After, then close; the budget holds")
     func globalBudget() throws {
         var config = ServerConfig()
