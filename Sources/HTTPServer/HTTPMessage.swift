@@ -50,6 +50,19 @@ public struct HTTPRequest: Sendable, Equatable {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
+    /// Every value of the field `name` (any case), in order: repeated fields are one list
+    /// (RFC 9110 §5.3).
+    public func values(of name: String) -> [String] {
+        let n = name.lowercased()
+        return headers.filter { $0.name.lowercased() == n }.map(\.value)
+    }
+
+    /// The values of `name` joined as one comma-separated list; nil when the field is absent.
+    public func list(_ name: String) -> String? {
+        let v = values(of: name)
+        return v.isEmpty ? nil : v.joined(separator: ", ")
+    }
+
     /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes unless keep-alive.
     public var keepAlive: Bool {
         let tokens = (header("connection") ?? "").lowercased().split(separator: ",").map { $0.trimmedOWS }

@@ -249,7 +249,7 @@ public struct HTTPParser: Sendable {
         emptyLines = 0
         try decideBody(request)   // framing errors first: they decide whether the stream can go on
         try checkHost(request)
-        let expectations = request.headers.filter { $0.name.lowercased() == "expect" }.map { $0.value.lowercased() }
+        let expectations = request.values(of: "expect").map { $0.lowercased() }
         var wantsContinue = false
         if request.version == .http11 && !expectations.isEmpty {
             // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
@@ -325,11 +325,11 @@ public struct HTTPParser: Sendable {
     /// RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; no request has two; the value is
     /// a host (reg-name, IPv4 or IP-literal) with an optional port, or empty.
     private func checkHost(_ request: HTTPRequest) throws(HTTPParseError) {
-        let hosts = request.headers.filter { $0.name.lowercased() == "host" }
+        let hosts = request.values(of: "host")
         if hosts.count > 1 { throw fail(400, "more than one Host header") }
         if request.version == .http11 && hosts.isEmpty { throw fail(400, "an HTTP/1.1 request needs a Host header") }
         if let h = hosts.first {
-            let allowed = h.value.utf8.allSatisfy { c in
+            let allowed = h.utf8.allSatisfy { c in
                 switch c {
                 case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
                 default: return "-._~!$&'()*+,;=:%[]".utf8.contains(c)
@@ -340,8 +340,8 @@ public struct HTTPParser: Sendable {
     }
 
     private mutating func decideBody(_ request: HTTPRequest) throws(HTTPParseError) {
-        let lengths = request.headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
-        let codings = request.headers.filter { $0.name.lowercased() == "transfer-encoding" }.map(\.value)
+        let lengths = request.values(of: "content-length")
+        let codings = request.values(of: "transfer-encoding")
         body = []
         if !codings.isEmpty {
             guard lengths.isEmpty else { throw fail(400, "both Content-Length and Transfer-Encoding") }

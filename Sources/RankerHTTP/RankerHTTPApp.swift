@@ -144,8 +144,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
         response.headers.append(("X-Request-Id", id))
         response.headers.append(("x-queue-time", JSON.format((Double(context.queueNanoseconds) / 1e6 * 1000).rounded() / 1000)))
         response.headers.append(("x-inference-time", JSON.format((Double(context.inferenceNanoseconds) / 1e6 * 1000).rounded() / 1000)))
-        let accept = request.headers.filter { $0.name.lowercased() == "accept-encoding" }.map(\.value)
-        response = Self.compressed(response, acceptEncoding: accept.isEmpty ? nil : accept.joined(separator: ", "))
+        response = Self.compressed(response, acceptEncoding: request.list("accept-encoding"))
         metrics.request(route: routeLabel, status: response.status, seconds: ms / 1000)
         if !["/health", "/ready", "/metrics"].contains(path) {
             log(.info, "request", ("request.id", .string(id)), ("method", .string(request.method)), ("route", .string(routeLabel)),
@@ -204,9 +203,7 @@ public final class RankerHTTPApp: @unchecked Sendable {
     /// `maxBodyBytes`, the inflated bytes reserved in the server's budget while the request runs.
     func decodedBody(_ request: HTTPRequest, _ http: HTTPRequestContext) throws -> [UInt8] {
         // Repeated fields are one list (RFC 9110 §5.3): `identity` then `gzip` is gzip.
-        let values = request.headers.filter { $0.name.lowercased() == "content-encoding" }.map(\.value)
-        let coding = values.joined(separator: ", ")
-        guard !values.isEmpty,
+        guard let coding = request.list("content-encoding"),
               coding.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() != "identity" }) else {
             return request.body
         }

@@ -4,16 +4,9 @@ import Testing
 @testable import RankerService
 
 @Suite struct LoggerTests {
-    final class Lines: @unchecked Sendable {
-        private let lock = NSLock()
-        private var lines: [String] = []
-        func add(_ s: String) { lock.withLock { lines.append(s) } }
-        var all: [String] { lock.withLock { lines } }
-    }
-
     @Test("one JSON object per line: level, msg, then the fields in order, escaped once")
     func lines() throws {
-        let lines = Lines()
+        let lines = WireRefusalTests.Lines()
         let log = Logger { lines.add($0) }
         log(.warning, "request.refused", ("request.id", .string("a\"b\n")), ("status", .number(400)), ("ok", .bool(false)))
         log(.info, "config")
