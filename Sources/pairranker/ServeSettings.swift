@@ -151,7 +151,7 @@ struct ServeSetting: Sendable {
         .init(flag: "max-header-bytes", summary: "Request header bytes at most (431 past it).",
               kind: .integer(\.maxHeaderBytes, 1024...(1 << 20))),
         .init(flag: "max-buffered-request-bytes",
-              summary: "Request bytes the server holds at once: bodies received or queued, inflated bodies and their parsed JSON (503 with Retry-After past it).",
+              summary: "Request bytes the server holds at once: heads and bodies received or queued, inflated bodies and their parsed JSON (503 with Retry-After past it).",
               kind: .integer(\.maxBufferedRequestBytes, (1 << 20)...(1 << 40))),
         .init(flag: "idle-timeout", summary: "Seconds a keep-alive connection may idle.",
               kind: .number(\.idleTimeout, 0.001...day, unit: "seconds")),
