@@ -41,7 +41,11 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: numericSettings),
+        // The int8 path's VNNI kernels, in C because Swift has no VNNI intrinsics; each kernel is
+        // compiled for its ISA by a function attribute and chosen at run time (CPUID), so the
+        // module needs no CPU flags. -O3 in every configuration: debug test runs use it too.
+        .target(name: "CInt8", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CInt8"], swiftSettings: numericSettings),
         .target(name: "Checkpoints", dependencies: ["CZlib"]),
         .target(name: "DeBERTa", dependencies: ["Tensors", "Checkpoints"], swiftSettings: numericSettings),
         .target(name: "Tokenizer"),
@@ -55,7 +59,7 @@ let package = Package(
             "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "Tensors", "HTTPServer", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: simdDefine),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CInt8"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "DeBERTaTests", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),

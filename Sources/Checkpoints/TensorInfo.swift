@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Bytes that back one or more tensors: a range of a mapped file or of an inflated zip entry.
 /// Holds its owner so the memory stays valid while any tensor refers to it.
 public final class ByteStorage: @unchecked Sendable {
@@ -84,6 +90,23 @@ public final class Weight: @unchecked Sendable {
     }
 
     public var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// Tells the kernel this tensor's pages of a mapped checkpoint are not needed now
+    /// (MADV_DONTNEED on the whole pages inside it), so a model that keeps a converted copy
+    /// (int8) does not also keep the float pages resident. Safe for the read-only private
+    /// mapping: a later read faults the page in from the file again. No effect on a tensor held
+    /// in owned memory.
+    public func releaseResidentPages() {
+        var o: AnyObject = owner
+        while let s = o as? ByteStorage { o = s.owner }
+        guard o is MappedFile else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = Int(bitPattern: pointer), end = start + count * MemoryLayout<Float>.stride
+        let lo = (start + page - 1) / page * page, hi = end / page * page
+        guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return }
+        _ = madvise(p, hi - lo, Int32(MADV_DONTNEED))
+    }
 }
 
 /// Memory owned by a converted weight.

@@ -19,9 +19,19 @@ public final class DebertaV2Model: @unchecked Sendable {
     let relIndex: [Int32]
     /// The attention scale sqrt(head size · 3) as the reference computes it, in float32.
     let scale: Float
+    /// What the dense layers run in.
+    public let precision: Precision
 
     /// Loads the backbone from `weights` (scoped at the backbone prefix, e.g. `pretrained_model`).
-    public init(weights: WeightLoader, config: DebertaV2Config, maxLength: Int = 512) throws {
+    /// `precision` int8 needs a kernel this CPU runs and a hidden size that is a multiple of 16.
+    public init(weights: WeightLoader, config: DebertaV2Config, maxLength: Int = 512, precision: Precision = .fp32) throws {
+        if case let .int8(kernel) = precision {
+            guard kernel.isSupported else { throw DebertaError.int8Unsupported }
+            guard config.hiddenSize % 16 == 0 else {
+                throw DebertaError.config(path: "config.json", message: "precision int8 needs hidden_size a multiple of 16, not \(config.hiddenSize)")
+            }
+        }
+        self.precision = precision
         self.config = config
         self.maxLength = maxLength
         hidden = config.hiddenSize
@@ -46,12 +56,17 @@ public final class DebertaV2Model: @unchecked Sendable {
         // The load-time projections are GEMMs whose bits every forward uses (BLAS.exclusive).
         layers = try BLAS.exclusive {
             try (0..<config.numHiddenLayers).map { i in
-                try EncoderLayer(weights: enc.scoped("layer.\(i)"), config: config, relativeTable: relNorm)
+                try EncoderLayer(weights: enc.scoped("layer.\(i)"), config: config, relativeTable: relNorm, precision: precision)
             }
         }
         relIndex = RelativePosition.indexTable(maxLength: maxLength, span: span, bucketSize: config.positionBuckets,
                                                maxPosition: config.effectiveMaxRelativePositions)
         scale = Float(headSize * 3).squareRoot()
+    }
+
+    /// Bytes of dense-layer weights the encoder holds in its precision.
+    public var denseWeightBytes: Int {
+        layers.reduce(0) { $0 + $1.qkv.weightBytes + $1.attentionOutputDense.weightBytes + $1.intermediateDense.weightBytes + $1.outputDense.weightBytes }
     }
 
     /// Checks token ids and lengths before any work, so a bad input is an error, never a crash.

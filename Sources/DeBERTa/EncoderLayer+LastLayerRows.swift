@@ -14,15 +14,14 @@ extension EncoderLayer {
         let c = model.hidden, r = keep.count
         let x = ws.x.pointer, qkv = ws.qkv.pointer, cap = ws.tokenCapacity
         // Keys and values of every token, into the K and V columns of qkv (T, 3C).
-        BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer + c * c, bias: qkvBias.pointer + c,
-                    outFeatures: 2 * c, into: qkv + c, ldy: 3 * c, rowCapacity: cap, groups: ws.sequenceGroups)
+        self.qkv.apply(x, rows: t, channels: c..<(3 * c), into: qkv + c, ldy: 3 * c, rowCapacity: cap,
+                       groups: ws.sequenceGroups, ws: ws)
         // The kept rows of x (R, C), kept for the residual: ws.attn rows 0..<R.
         let kept = ws.attn.pointer
         for (i, k) in keep.enumerated() { (kept + i * c).update(from: x + k.row * c, count: c) }
         // Their queries (R, C), scaled by 1/s as in `attention`: ws.inter, row stride C.
         let q = ws.inter.pointer
-        BLAS.linear(kept, rows: r, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
-                    outFeatures: c, into: q, rowCapacity: cap, groups: ws.keptRowGroups)
+        self.qkv.apply(kept, rows: r, channels: 0..<c, into: q, rowCapacity: cap, groups: ws.keptRowGroups, ws: ws)
         Kernels.scale(q, by: 1 / model.scale, count: r * c)
         // Attention per (kept row, head), spread over the threads: ws.ctx rows 0..<R.
         let ctx = ws.ctx.pointer

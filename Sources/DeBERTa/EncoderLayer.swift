@@ -4,31 +4,33 @@ import Tensors
 /// One transformer block: disentangled self-attention, its output projection and LayerNorm, then
 /// the GELU feed-forward and its LayerNorm.
 // Ports: modeling_deberta_v2.py DebertaV2Layer (DebertaV2Attention, DebertaV2Intermediate, DebertaV2Output)
-struct EncoderLayer: @unchecked Sendable {
-    /// (3C, C) query_proj, key_proj, value_proj weights stacked; (3C) their biases.
-    let qkvWeight: FloatBuffer, qkvBias: FloatBuffer
+struct EncoderLayer: @unchecked Sendable {  // immutable after init (Dense and FloatBuffer by reference)
+    /// query_proj, key_proj, value_proj stacked: (3C, C) weights, (3C) biases.
+    let qkv: Dense
     /// (R, C) the layer-normed relative table through query_proj / key_proj (share_att_key),
-    /// computed once at load: they do not depend on the input.
+    /// computed once at load in float32 whatever the precision: they do not depend on the input.
     let posQuery: FloatBuffer, posKey: FloatBuffer
     // The rest are named after their checkpoint keys (under `encoder.layer.N.`), so
-    // `attentionOutputDenseWeight` is `attention.output.dense.weight` and `outputLayerNormWeight`
-    // the feed-forward's `output.LayerNorm.weight`.
-    let attentionOutputDenseWeight: Weight, attentionOutputDenseBias: Weight
+    // `attentionOutputDense` is `attention.output.dense` and `outputLayerNormWeight` the
+    // feed-forward's `output.LayerNorm.weight`.
+    let attentionOutputDense: Dense
     let attentionOutputLayerNormWeight: Weight, attentionOutputLayerNormBias: Weight
-    let intermediateDenseWeight: Weight, intermediateDenseBias: Weight
-    let outputDenseWeight: Weight, outputDenseBias: Weight
+    let intermediateDense: Dense
+    let outputDense: Dense
     let outputLayerNormWeight: Weight, outputLayerNormBias: Weight
 
-    init(weights: WeightLoader, config: DebertaV2Config, relativeTable: FloatBuffer) throws {
+    init(weights: WeightLoader, config: DebertaV2Config, relativeTable: FloatBuffer, precision: Precision) throws {
         let c = config.hiddenSize, inter = config.intermediateSize
         let selfAttn = weights.scoped("attention.self")
-        qkvWeight = FloatBuffer(count: 3 * c * c, zeroed: false)
-        qkvBias = FloatBuffer(count: 3 * c, zeroed: false)
+        let qkvWeight = FloatBuffer(count: 3 * c * c, zeroed: false)
+        let qkvBias = FloatBuffer(count: 3 * c, zeroed: false)
+        var loaded: [Weight] = []
         for (i, name) in ["query_proj", "key_proj", "value_proj"].enumerated() {
             let w = try selfAttn.tensor("\(name).weight", shape: [c, c])
             let b = try selfAttn.tensor("\(name).bias", shape: [c])
             (qkvWeight.pointer + i * c * c).update(from: w.pointer, count: c * c)
             (qkvBias.pointer + i * c).update(from: b.pointer, count: c)
+            loaded.append(w)
         }
         let rows = relativeTable.count / c
         posQuery = FloatBuffer(count: rows * c, zeroed: false)
@@ -41,17 +43,24 @@ struct EncoderLayer: @unchecked Sendable {
         Kernels.scale(posQuery.pointer, by: 1 / (Float(config.headSize * 3)).squareRoot(), count: rows * c)
         BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer + c * c,
                     bias: qkvBias.pointer + c, outFeatures: c, into: posKey.pointer)
+        qkv = Dense(weight: qkvWeight.pointer, bias: qkvBias.pointer, outFeatures: 3 * c, inFeatures: c,
+                    owners: [qkvWeight, qkvBias], precision: precision)
+        func dense(_ scope: WeightLoader, _ name: String, out: Int, in k: Int) throws -> Dense {
+            let w = try scope.tensor("\(name).weight", shape: [out, k])
+            let b = try scope.tensor("\(name).bias", shape: [out])
+            loaded.append(w)
+            return Dense(weight: w.pointer, bias: b.pointer, outFeatures: out, inFeatures: k, owners: [w, b], precision: precision)
+        }
         let out = weights.scoped("attention.output")
-        attentionOutputDenseWeight = try out.tensor("dense.weight", shape: [c, c])
-        attentionOutputDenseBias = try out.tensor("dense.bias", shape: [c])
+        attentionOutputDense = try dense(out, "dense", out: c, in: c)
         attentionOutputLayerNormWeight = try out.tensor("LayerNorm.weight", shape: [c])
         attentionOutputLayerNormBias = try out.tensor("LayerNorm.bias", shape: [c])
-        intermediateDenseWeight = try weights.tensor("intermediate.dense.weight", shape: [inter, c])
-        intermediateDenseBias = try weights.tensor("intermediate.dense.bias", shape: [inter])
-        outputDenseWeight = try weights.tensor("output.dense.weight", shape: [c, inter])
-        outputDenseBias = try weights.tensor("output.dense.bias", shape: [c])
+        intermediateDense = try dense(weights, "intermediate.dense", out: inter, in: c)
+        outputDense = try dense(weights, "output.dense", out: c, in: inter)
         outputLayerNormWeight = try weights.tensor("output.LayerNorm.weight", shape: [c])
         outputLayerNormBias = try weights.tensor("output.LayerNorm.bias", shape: [c])
+        // Quantized: the float weights are not needed again; give their mapped pages back.
+        if case .int8 = precision { for w in loaded { w.releaseResidentPages() } }
     }
 
     /// ws.x (T, C) -> ws.x (T, C).
@@ -60,8 +69,7 @@ struct EncoderLayer: @unchecked Sendable {
         let x = ws.x.pointer, qkv = ws.qkv.pointer
         let cap = ws.tokenCapacity
         let groups = ws.sequenceGroups
-        BLAS.linear(x, rows: t, inFeatures: c, weight: qkvWeight.pointer, bias: qkvBias.pointer,
-                    outFeatures: 3 * c, into: qkv, rowCapacity: cap, groups: groups)
+        self.qkv.apply(x, rows: t, into: qkv, rowCapacity: cap, groups: groups, ws: ws)
         attention(model: model, tokens: t, lengths: lengths, ws: ws)
         outputBlocks(model: model, rows: t, groups: groups, residual: x, scratch: ws.attn.pointer, ws: ws)
     }
@@ -72,18 +80,15 @@ struct EncoderLayer: @unchecked Sendable {
     /// `residual`, which is read before ws.x is written. `groups`: see `BLAS.linear`.
     func outputBlocks(model: DebertaV2Model, rows t: Int, groups: [Range<Int>]?, residual: UnsafePointer<Float>,
                       scratch a: UnsafeMutablePointer<Float>, ws: Workspace) {
-        let c = model.hidden, inter = intermediateDenseBias.count
+        let c = model.hidden
         let x = ws.x.pointer, h = ws.inter.pointer, cap = ws.tokenCapacity
-        BLAS.linear(ws.ctx.pointer, rows: t, inFeatures: c, weight: attentionOutputDenseWeight.pointer,
-                    bias: attentionOutputDenseBias.pointer, outFeatures: c, into: a, rowCapacity: cap, groups: groups)
+        attentionOutputDense.apply(ws.ctx.pointer, rows: t, into: a, rowCapacity: cap, groups: groups, ws: ws)
         Kernels.add(a, residual, count: t * c)
         Kernels.layerNorm(a, rows: t, cols: c, gamma: attentionOutputLayerNormWeight.pointer,
                           beta: attentionOutputLayerNormBias.pointer, eps: model.eps, out: a)
-        BLAS.linear(a, rows: t, inFeatures: c, weight: intermediateDenseWeight.pointer, bias: intermediateDenseBias.pointer,
-                    outFeatures: inter, into: h, rowCapacity: cap, groups: groups)
-        Kernels.gelu(h, count: t * inter)
-        BLAS.linear(h, rows: t, inFeatures: inter, weight: outputDenseWeight.pointer, bias: outputDenseBias.pointer,
-                    outFeatures: c, into: x, rowCapacity: cap, groups: groups)
+        intermediateDense.apply(a, rows: t, into: h, rowCapacity: cap, groups: groups, ws: ws)
+        Kernels.gelu(h, count: t * intermediateDense.outFeatures)
+        outputDense.apply(h, rows: t, into: x, rowCapacity: cap, groups: groups, ws: ws)
         Kernels.add(x, a, count: t * c)
         Kernels.layerNorm(x, rows: t, cols: c, gamma: outputLayerNormWeight.pointer, beta: outputLayerNormBias.pointer,
                           eps: model.eps, out: x)

@@ -38,6 +38,8 @@ public final class Workspace: @unchecked Sendable {
     private(set) var c2p: [FloatBuffer] = []
     private(set) var p2cT: [FloatBuffer] = []
     let tasks: Int
+    /// The int8 path's quantized activations (one dense layer's input at a time).
+    private(set) lazy var quantized = Int8Activations()
     /// Per-call index lists, kept with their capacity so a forward allocates nothing once the
     /// workspace has seen a batch of its size: sequence offsets, (offset, length, head)
     /// attention tasks, and the kept rows of the last layer.

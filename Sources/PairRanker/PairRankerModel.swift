@@ -24,20 +24,23 @@ public final class PairRankerModel: @unchecked Sendable {
     /// logit independent of the batch on the loaded OpenBLAS kernels.
     public var gemmRows: Workspace.GEMMRows { workspace.gemmRows }
 
-    public convenience init(directory: ModelDirectory, gemmRows: Workspace.GEMMRows = .automatic) throws {
-        try self.init(directory: directory, tokenizerJSON: nil, gemmRows: gemmRows)
+    /// What the encoder's dense layers run in (the head is float32 in both).
+    public var precision: Precision { backbone.precision }
+
+    public convenience init(directory: ModelDirectory, gemmRows: Workspace.GEMMRows = .automatic, precision: Precision = .fp32) throws {
+        try self.init(directory: directory, tokenizerJSON: nil, gemmRows: gemmRows, precision: precision)
     }
 
     /// `tokenizerJSON`: the directory's `tokenizer.json` already parsed (by `ModelDirectory`), or
     /// nil to load the tokenizer from the directory's files.
-    init(directory: ModelDirectory, tokenizerJSON: TokenizerJSON?, gemmRows: Workspace.GEMMRows) throws {
+    init(directory: ModelDirectory, tokenizerJSON: TokenizerJSON?, gemmRows: Workspace.GEMMRows, precision: Precision) throws {
         let start = Date()
         self.directory = directory
         let ckpt = try Checkpoint(path: directory.checkpointPath)
         let weights = WeightLoader(ckpt)
         let maxLength = directory.ranker.maxSequenceLength
         backbone = try DebertaV2Model(weights: weights.scoped(ModelDirectory.backbonePrefix), config: directory.backbone,
-                                      maxLength: maxLength)
+                                      maxLength: maxLength, precision: precision)
         head = try PairHead(weights: weights, hidden: directory.backbone.hiddenSize, tasks: directory.ranker.nTasks)
         unusedKeys = weights.unusedKeys
         assembler = PairAssembler(tokens: directory.specialTokens, sourceMaxLength: directory.ranker.sourceMaxLength,
@@ -52,10 +55,11 @@ public final class PairRankerModel: @unchecked Sendable {
         loadSeconds = Date().timeIntervalSince(start)
     }
 
-    public convenience init(path: String, checkpoint: String? = nil, gemmRows: Workspace.GEMMRows = .automatic) throws {
+    public convenience init(path: String, checkpoint: String? = nil, gemmRows: Workspace.GEMMRows = .automatic,
+                            precision: Precision = .fp32) throws {
         var parsed: TokenizerJSON?
         let directory = try ModelDirectory(path: path, checkpoint: checkpoint, tokenizerJSON: &parsed)
-        try self.init(directory: directory, tokenizerJSON: parsed, gemmRows: gemmRows)
+        try self.init(directory: directory, tokenizerJSON: parsed, gemmRows: gemmRows, precision: precision)
     }
 
     /// One logit per pair sequence (positive: the left candidate is better). The sequences run as

@@ -25,6 +25,9 @@ struct Bench: ParsableCommand {
     @Option(help: "BLAS threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Write the benchmark's inputs (token ids) as JSON for the reference side.") var dumpInputs: String?
     @Option(help: "Seed for the inputs.") var seed: UInt64 = 7
+    @Option(help: "Sequences per forward in the fixed-length cases, comma-separated (1,4 adds L=384x4 beside L=384).")
+    var batchSizes = "1"
+    @Option(help: "fp32 (exact) or int8 (approximate; needs AVX512-VNNI or AVX-VNNI).") var precision = "fp32"
 
     /// `batches`: how we run the pairs; `referenceBatches`: how llm-blender would (padded to the longest).
     struct Case { let name: String; let pairs: [PairSequence]; let batches: [[Int]]; let referenceBatches: [[Int]] }
@@ -33,16 +36,23 @@ struct Bench: ParsableCommand {
         guard repeats > 0, threads > 0, batchTokens > 0, referenceBatchSize > 0 else {
             throw ValidationError("--repeats, --threads, --batch-tokens and --reference-batch-size must be positive")
         }
+        guard Precision.names.contains(precision) else { throw ValidationError("--precision must be fp32 or int8, not '\(precision)'") }
+        guard !parsedBatchSizes.isEmpty, parsedBatchSizes.allSatisfy({ $0 > 0 && $0 <= 64 }) else {
+            throw ValidationError("--batch-sizes must be a comma-separated list of sizes from 1 to 64")
+        }
         guard mixInstances >= 0, mixCandidates >= 0 else {
             throw ValidationError("--mix-instances and --mix-candidates must not be negative")
         }
     }
 
+    var parsedBatchSizes: [Int] { batchSizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 } }
+
     func run() throws {
         BLAS.setThreads(threads)
         Parallel.threads = threads
         let loadStart = Date()
-        let m = try PairRankerModel(path: try ModelLocator.resolve(model), checkpoint: weights)
+        let m = try PairRankerModel(path: try ModelLocator.resolve(model), checkpoint: weights,
+                                    precision: try Precision.named(precision))
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let cfg = m.directory.backbone
         var rng = SplitMix64(seed: seed)
@@ -58,7 +68,12 @@ struct Bench: ParsableCommand {
         var cases: [Case] = []
         for l in lengths.split(separator: ",").compactMap({ Int($0) }) {
             let s = l / 3, a = (l - s) / 2
-            cases.append(Case(name: "L=\(l)", pairs: [pair(s, a, l - s - a)], batches: [[0]], referenceBatches: [[0]]))
+            for b in parsedBatchSizes {
+                // b different sequences of one length (identical ones would be computed once).
+                let pairs = (0..<b).map { _ in pair(s, a, l - s - a) }
+                cases.append(Case(name: b == 1 ? "L=\(l)" : "L=\(l)x\(b)", pairs: pairs, batches: [Array(0..<b)],
+                                  referenceBatches: [Array(0..<b)]))
+            }
         }
         if mixInstances > 0 && mixCandidates > 1 {
             // A rank() workload as llm-blender runs it: instances of a short prompt (20-60 tokens)
@@ -107,7 +122,7 @@ struct Bench: ParsableCommand {
             try Data(json.utf8).write(to: URL(fileURLWithPath: dumpInputs))
         }
         let peak = Self.sgemmPeak()
-        print(#"{"impl":"pairranker","event":"setup","load_seconds":\#(loadSeconds),"sgemm_peak_gflops":\#(peak),"threads":\#(threads),"openblas_core":"\#(BLAS.coreName)"}"#)
+        print(#"{"impl":"pairranker","event":"setup","load_seconds":\#(loadSeconds),"sgemm_peak_gflops":\#(peak),"threads":\#(threads),"openblas_core":"\#(BLAS.coreName)","precision":"\#(m.precision)","dense_weight_mb":\#(Double(m.backbone.denseWeightBytes) / 1_048_576)}"#)
         for c in cases {
             var times: [Double] = []
             var logits: [Float] = []

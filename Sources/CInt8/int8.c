@@ -1,0 +1,316 @@
+// pairranker's int8 GEMM: weights packed once per output channel (s8), activations quantized per
+// row (u8 with an offset of 128), VPDPBUSD accumulating four u8 x s8 products into each s32 lane.
+// The sums are exact (|sum| <= k * 255 * 127 < 2^31 for k < 66,000), so a row's result never
+// depends on which other rows or threads share the call. docs/model.md, "The int8 path".
+#include "CInt8.h"
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define ATTR512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define ATTR256VEX __attribute__((target("avx2,fma,avxvnni")))
+#define ATTR256EVEX __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni")))
+#define ATTRAVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+// A rounded value into [-127, 127]; NaN gives -127, as the vector code's INT_MIN clamped does
+// (and no cast of an out-of-range float, which is undefined in C).
+static int clamp127(float v) { return v >= 127 ? 127 : v >= -127 ? (int)v : -127; }
+
+// ---------------------------------------------------------------------------------------------
+// CPU detection: CPUID for the instructions, XGETBV for the OS saving the registers.
+
+static unsigned long long xgetbv0(void) {
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+int pr_int8_isa_supported(int isa) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx || !fma) return 0;
+    unsigned long long xcr0 = xgetbv0();
+    int ymm_os = (xcr0 & 0x6) == 0x6, zmm_os = (xcr0 & 0xe6) == 0xe6;
+    if (!ymm_os) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
+    int avx512vnni = (c >> 11) & 1;
+    int avx512 = zmm_os && avx2 && avx512f && avx512bw && avx512vl && avx512vnni;
+    unsigned int a1 = 0, b1, c1, d1;
+    int avxvnni = 0;
+    if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) avxvnni = (a1 >> 4) & 1;
+    switch (isa) {
+    case PR_INT8_AVX512VNNI:
+    case PR_INT8_AVX512VNNI_YMM: return avx512;
+    case PR_INT8_AVXVNNI: return avx2 && avxvnni;
+    default: return 0;
+    }
+}
+
+int pr_int8_isa(void) {
+    if (pr_int8_isa_supported(PR_INT8_AVX512VNNI)) return PR_INT8_AVX512VNNI;
+    if (pr_int8_isa_supported(PR_INT8_AVXVNNI)) return PR_INT8_AVXVNNI;
+    return PR_INT8_NONE;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing. Block b of 16 channels, group g of 4 inputs: 64 bytes, lane-major (channel lane's four
+// bytes adjacent), which is the B operand of one 512-bit VPDPBUSD or two 256-bit ones.
+
+size_t pr_int8_packed_bytes(int n, int k) {
+    return (size_t)round_up(n, PR_INT8_CHANNEL_BLOCK) * (size_t)round_up(k, 4);
+}
+
+void pr_int8_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *scale, int32_t *comp) {
+    int npad = round_up(n, PR_INT8_CHANNEL_BLOCK), kpad = round_up(k, 4), kg = kpad / 4;
+    memset(packed, 0, pr_int8_packed_bytes(n, k));
+    for (int o = 0; o < npad; o++) {
+        if (o >= n) { scale[o] = 1; comp[o] = 0; continue; }
+        const float *row = w + (size_t)o * ldw;
+        float m = 0;
+        for (int i = 0; i < k; i++) m = fmaxf(m, fabsf(row[i]));
+        float s = m > 0 ? m / 127 : 1;
+        float inv = 1 / s;
+        int32_t sum = 0;
+        size_t blk = (size_t)(o / 16), lane = (size_t)(o % 16);
+        for (int i = 0; i < k; i++) {
+            float v = nearbyintf(row[i] * inv);
+            int q = clamp127(v);
+            packed[((blk * kg + (size_t)(i / 4)) * 16 + lane) * 4 + (size_t)(i % 4)] = (int8_t)q;
+            sum += q;
+        }
+        scale[o] = s;
+        comp[o] = 128 * sum;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization. Every variant computes, per element, nearbyintf(x * (1 / scale)) in
+// float under the default rounding mode (round half to even), so all give the same bytes.
+
+static void fill_pad_rows(int rows, uint8_t *q, int ldq, float *scale) {
+    int padded = round_up(rows, PR_INT8_ROW_MULTIPLE);
+    for (int r = rows; r < padded; r++) { memset(q + (size_t)r * ldq, 128, (size_t)ldq); scale[r] = 0; }
+}
+
+static float row_scale(float m) { return m > 0 ? m / 127 : 1; }
+
+static void quantize_c(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        uint8_t *qr = q + (size_t)r * ldq;
+        float m = 0;
+        for (int i = 0; i < k; i++) m = fmaxf(m, fabsf(xr[i]));
+        float s = row_scale(m), inv = 1 / s;
+        for (int i = 0; i < k; i++) {
+            float v = nearbyintf(xr[i] * inv);
+            int iv = clamp127(v);
+            qr[i] = (uint8_t)(iv + 128);
+        }
+        memset(qr + k, 128, (size_t)(ldq - k));
+        scale[r] = s;
+    }
+}
+
+ATTR512 static void quantize_512(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        uint8_t *qr = q + (size_t)r * ldq;
+        __m512 mv = _mm512_setzero_ps();
+        for (int i = 0; i < k; i += 16) {
+            __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+            // max(m, |x|) with m first: a NaN x leaves m as it was, like fmaxf.
+            mv = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + i)), mv);
+        }
+        float m = _mm512_reduce_max_ps(mv);
+        float s = row_scale(m), inv = 1 / s;
+        __m512 iv = _mm512_set1_ps(inv);
+        for (int i = 0; i < k; i += 16) {
+            __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + i), iv);
+            __m512i t = _mm512_cvtps_epi32(v);   // NaN -> INT_MIN, clamped to -127 below
+            t = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(t, lo), hi), off);
+            _mm512_mask_cvtepi32_storeu_epi8(qr + i, mk, t);
+        }
+        memset(qr + k, 128, (size_t)(ldq - k));
+        scale[r] = s;
+    }
+}
+
+ATTRAVX2 static void quantize_avx2(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
+    const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    int k8 = k / 8 * 8;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        uint8_t *qr = q + (size_t)r * ldq;
+        __m256 mv = _mm256_setzero_ps();
+        for (int i = 0; i < k8; i += 8) mv = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xr + i), absmask), mv);
+        float lanes[8];
+        _mm256_storeu_ps(lanes, mv);
+        float m = 0;
+        for (int j = 0; j < 8; j++) m = fmaxf(m, lanes[j]);
+        for (int i = k8; i < k; i++) m = fmaxf(m, fabsf(xr[i]));
+        float s = row_scale(m), inv = 1 / s;
+        __m256 iv = _mm256_set1_ps(inv);
+        for (int i = 0; i < k8; i += 8) {
+            __m256i t = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + i), iv));
+            t = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(t, lo), hi), off);
+            __m256i b = _mm256_shuffle_epi8(t, gather);   // bytes 0-3 of each 128-bit lane
+            int32_t w0 = _mm256_extract_epi32(b, 0), w1 = _mm256_extract_epi32(b, 4);
+            memcpy(qr + i, &w0, 4);
+            memcpy(qr + i + 4, &w1, 4);
+        }
+        for (int i = k8; i < k; i++) {
+            float v = nearbyintf(xr[i] * inv);
+            int t = clamp127(v);
+            qr[i] = (uint8_t)(t + 128);
+        }
+        memset(qr + k, 128, (size_t)(ldq - k));
+        scale[r] = s;
+    }
+}
+
+void pr_int8_quantize(int isa, const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
+    if (isa == PR_INT8_AVX512VNNI || isa == PR_INT8_AVX512VNNI_YMM) quantize_512(x, rows, k, ldx, q, ldq, scale);
+    else if (isa == PR_INT8_AVXVNNI) quantize_avx2(x, rows, k, ldx, q, ldq, scale);
+    else quantize_c(x, rows, k, ldx, q, ldq, scale);
+}
+
+void pr_int8_pad_rows(int rows, uint8_t *q, int ldq, float *scale) { fill_pad_rows(rows, q, ldq, scale); }
+
+// ---------------------------------------------------------------------------------------------
+// 512-bit kernel: a tile of 6 rows x NV blocks (NV <= 4: 64 channels, 24 accumulators).
+
+#define MR512 6
+
+INLINE ATTR512 void store512(float *dst, int o, int n, __m512 v) {
+    if (o + 16 <= n) _mm512_storeu_ps(dst, v);
+    else if (o < n) _mm512_mask_storeu_ps(dst, (__mmask16)((1u << (n - o)) - 1), v);
+}
+
+INLINE ATTR512 void tiles512(const int NV, const uint8_t *q, int ldq, const float *xscale, int rows,
+                             const int8_t *packed, int kg, const float *wscale, const int32_t *comp,
+                             const float *bias, int n, int blk, float *y, int ldy) {
+    const int8_t *w = packed + (size_t)blk * kg * 64;
+    for (int r0 = 0; r0 < rows; r0 += MR512) {
+        __m512i acc[MR512][4];
+        for (int r = 0; r < MR512; r++)
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_si512();
+        const uint8_t *a = q + (size_t)r0 * ldq;
+        for (int g = 0; g < kg; g++) {
+            __m512i b[4];
+            for (int v = 0; v < NV; v++) b[v] = _mm512_load_si512((const void *)(w + ((size_t)v * kg + g) * 64));
+            for (int r = 0; r < MR512; r++) {
+                int32_t four;
+                memcpy(&four, a + (size_t)r * ldq + 4 * g, 4);
+                __m512i av = _mm512_set1_epi32(four);
+                for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, b[v]);
+            }
+        }
+        for (int r = 0; r < MR512 && r0 + r < rows; r++) {
+            __m512 xs = _mm512_set1_ps(xscale[r0 + r]);
+            for (int v = 0; v < NV; v++) {
+                int o = (blk + v) * 16;
+                __m512 s = _mm512_mul_ps(xs, _mm512_loadu_ps(wscale + o));
+                __m512 c = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], _mm512_loadu_si512((const void *)(comp + o))));
+                __m512 bv = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps();
+                store512(y + (size_t)(r0 + r) * ldy + o, o, n, _mm512_fmadd_ps(c, s, bv));
+            }
+        }
+    }
+}
+
+ATTR512 static void gemm512(const uint8_t *q, int ldq, const float *xscale, int rows, const int8_t *packed, int kpad,
+                            const float *wscale, const int32_t *comp, const float *bias, int n, int block_lo,
+                            int block_hi, float *y, int ldy) {
+    int kg = kpad / 4;
+    for (int blk = block_lo; blk < block_hi; blk += 4) {
+        switch (block_hi - blk >= 4 ? 4 : block_hi - blk) {
+        case 4: tiles512(4, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
+        case 3: tiles512(3, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
+        case 2: tiles512(2, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
+        default: tiles512(1, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 256-bit kernel: a tile of 6 rows x one block (16 channels as two ymm, 12 accumulators), for
+// CPUs with AVX-VNNI and no AVX-512 (VEX encoding) and, with EVEX encoding, for testing it on
+// AVX-512 machines.
+
+#define MR256 6
+
+#define DEFINE_GEMM256(NAME, ATTR, DPBUSD)                                                                  \
+    ATTR static void NAME(const uint8_t *q, int ldq, const float *xscale, int rows, const int8_t *packed,   \
+                          int kpad, const float *wscale, const int32_t *comp, const float *bias, int n,      \
+                          int block_lo, int block_hi, float *y, int ldy) {                                   \
+        int kg = kpad / 4;                                                                                   \
+        for (int blk = block_lo; blk < block_hi; blk++) {                                                    \
+            const int8_t *w = packed + (size_t)blk * kg * 64;                                                \
+            int o = blk * 16;                                                                                \
+            for (int r0 = 0; r0 < rows; r0 += MR256) {                                                       \
+                __m256i acc[MR256][2];                                                                       \
+                for (int r = 0; r < MR256; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();              \
+                const uint8_t *a = q + (size_t)r0 * ldq;                                                     \
+                for (int g = 0; g < kg; g++) {                                                               \
+                    __m256i b0 = _mm256_load_si256((const __m256i *)(w + (size_t)g * 64));                   \
+                    __m256i b1 = _mm256_load_si256((const __m256i *)(w + (size_t)g * 64 + 32));              \
+                    for (int r = 0; r < MR256; r++) {                                                        \
+                        int32_t four;                                                                        \
+                        memcpy(&four, a + (size_t)r * ldq + 4 * g, 4);                                       \
+                        __m256i av = _mm256_set1_epi32(four);                                                \
+                        acc[r][0] = DPBUSD(acc[r][0], av, b0);                                               \
+                        acc[r][1] = DPBUSD(acc[r][1], av, b1);                                               \
+                    }                                                                                        \
+                }                                                                                            \
+                for (int r = 0; r < MR256 && r0 + r < rows; r++) {                                           \
+                    __m256 xs = _mm256_set1_ps(xscale[r0 + r]);                                              \
+                    float out[16];                                                                           \
+                    for (int h = 0; h < 2; h++) {                                                            \
+                        __m256 s = _mm256_mul_ps(xs, _mm256_loadu_ps(wscale + o + 8 * h));                   \
+                        __m256i cv = _mm256_loadu_si256((const __m256i *)(comp + o + 8 * h));                \
+                        __m256 c = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][h], cv));                      \
+                        __m256 bv = bias ? _mm256_loadu_ps(bias + o + 8 * h) : _mm256_setzero_ps();          \
+                        _mm256_storeu_ps(out + 8 * h, _mm256_fmadd_ps(c, s, bv));                            \
+                    }                                                                                        \
+                    int valid = n - o < 16 ? n - o : 16;                                                     \
+                    memcpy(y + (size_t)(r0 + r) * ldy + o, out, sizeof(float) * (size_t)valid);              \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+
+#define DPBUSD_VEX(acc, a, b) _mm256_dpbusd_avx_epi32(acc, a, b)
+#define DPBUSD_EVEX(acc, a, b) _mm256_dpbusd_epi32(acc, a, b)
+DEFINE_GEMM256(gemm256_vex, ATTR256VEX, DPBUSD_VEX)
+DEFINE_GEMM256(gemm256_evex, ATTR256EVEX, DPBUSD_EVEX)
+
+void pr_int8_gemm(int isa, const uint8_t *q, int ldq, const float *xscale, int rows,
+                  const int8_t *packed, int kpad, const float *wscale, const int32_t *comp, const float *bias,
+                  int n, int block_lo, int block_hi, float *y, int ldy) {
+    if (rows <= 0 || block_lo >= block_hi) return;
+    switch (isa) {
+    case PR_INT8_AVX512VNNI:
+        gemm512(q, ldq, xscale, rows, packed, kpad, wscale, comp, bias, n, block_lo, block_hi, y, ldy);
+        break;
+    case PR_INT8_AVXVNNI:
+        gemm256_vex(q, ldq, xscale, rows, packed, kpad, wscale, comp, bias, n, block_lo, block_hi, y, ldy);
+        break;
+    case PR_INT8_AVX512VNNI_YMM:
+        gemm256_evex(q, ldq, xscale, rows, packed, kpad, wscale, comp, bias, n, block_lo, block_hi, y, ldy);
+        break;
+    default:
+        break;
+    }
+}
