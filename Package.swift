@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker"]),
         .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "Tensors", "HTTPServer", "Hub",
+            "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "DeBERTa", "Tensors", "HTTPServer", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: simdDefine),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CInt8"]),
@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "RankerHTTP", "PairEngine", "PairRanker", "TestSupport",
                                                       "EngineTestSupport"]),
         // The pairranker executable's commands: argument parsing, ServeSettings, rank, shards.
-        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "RankerHTTP", "PairEngine", "TestSupport"],
+        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "RankerHTTP", "PairEngine", "Tensors", "TestSupport"],
                     swiftSettings: simdDefine),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]

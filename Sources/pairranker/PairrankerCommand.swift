@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeBERTa
 import Foundation
 import PairEngine
 import PairRanker
@@ -10,7 +11,7 @@ struct Pairranker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pairranker",
         abstract: "Serve and run the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) on CPU.",
-        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, Download.self, Version.self, Dev.self])
+        subcommands: [Serve.self, Compare.self, Rank.self, Tokenize.self, Info.self, AgreementCommand.self, Download.self, Version.self, Dev.self])
 
     static func main() {
         CPUCheck.requireBuildLevel()   // before any code of the numeric modules runs
@@ -33,9 +34,16 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Checkpoint file inside the model directory (default: model.safetensors, else pytorch_model.bin).")
     var weights: String?
 
+    @Option(help: "fp32 (exact) or int8 (approximate; needs AVX512-VNNI or AVX-VNNI; see `pairranker agreement`).")
+    var precision = "fp32"
+
+    func validate() throws {
+        guard Precision.names.contains(precision) else { throw ValidationError("--precision must be fp32 or int8, not '\(precision)'") }
+    }
+
     func load() throws -> PairRankerModel {
         let dir = try ModelLocator.resolve(model)
-        return try PairRankerModel(path: dir, checkpoint: weights)
+        return try PairRankerModel(path: dir, checkpoint: weights, precision: try Precision.named(precision))
     }
 }
 

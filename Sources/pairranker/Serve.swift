@@ -1,3 +1,4 @@
+import DeBERTa
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -52,6 +53,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-wait-ms"), parsing: .unconditional, help: Self.help("max-wait-ms")) var maxWaitMs: String?
     @Option(name: .customLong("max-queue-pairs"), parsing: .unconditional, help: Self.help("max-queue-pairs")) var maxQueuePairs: String?
     @Option(name: .customLong("cache-mb"), parsing: .unconditional, help: Self.help("cache-mb")) var cacheMb: String?
+    @Option(name: .customLong("precision"), parsing: .unconditional, help: Self.help("precision")) var precision: String?
 
     /// The flags given on the command line, by flag name, as typed.
     var flags: [String: String] {
@@ -82,6 +84,7 @@ struct Serve: ParsableCommand {
             ("max-wait-ms", maxWaitMs),
             ("max-queue-pairs", maxQueuePairs),
             ("cache-mb", cacheMb),
+            ("precision", precision),
         ]
         return Dictionary(given.compactMap { f, v in v.map { (f, $0) } }, uniquingKeysWith: { $1 })
     }
@@ -125,7 +128,7 @@ struct Serve: ParsableCommand {
         DispatchQueue.global().async {
             do {
                 let dir = try ModelLocator.resolve(s.model)
-                let m = try PairRankerModel(path: dir, checkpoint: s.weights)
+                let m = try PairRankerModel(path: dir, checkpoint: s.weights, precision: try Precision.named(s.precision))
                 if !m.unusedKeys.isEmpty {
                     log(.info, "model.unused_keys", ("keys", .array(m.unusedKeys.map(JSON.string))))
                 }
@@ -133,7 +136,8 @@ struct Serve: ParsableCommand {
                 let cache = s.cacheMb > 0 ? ScoreCache(capacityBytes: s.cacheMb << 20) : nil
                 if let cache { Self.register(cache, in: metrics) }
                 metrics.info("pairranker_build_info", labels: [("version", PairrankerVersion.string), ("openblas_core", BLAS.coreName),
-                                                               ("gemm_rows", m.gemmRows.rawValue), ("kernels", CPUCheck.level)])
+                                                               ("gemm_rows", m.gemmRows.rawValue), ("kernels", CPUCheck.level),
+                                                               ("precision", m.precision.name)])
                 let service = RankerService(model: m, engine: engine, limits: s.serviceLimits, cache: cache)
                 let warm = DispatchTime.now().uptimeNanoseconds
                 _ = try service.handle(.compare, body: Array(#"{"input":"warm up","candidate_a":"a","candidate_b":"b"}"#.utf8),
@@ -217,7 +221,9 @@ struct Serve: ParsableCommand {
                                   ("position_buckets", .number(Double(b.positionBuckets)))])),
             ("source_max_length", .number(Double(d.ranker.sourceMaxLength))),
             ("candidate_max_length", .number(Double(d.ranker.candidateMaxLength))),
-            ("dtype", .string("float32")), ("tokenizer", .string(m.tokenizer.source)),
+            ("dtype", .string("float32")), ("precision", .string(m.precision.name)),
+            ("int8_kernel", { if case let .int8(k) = m.precision { return .string(k.rawValue) } else { return .null } }()),
+            ("tokenizer", .string(m.tokenizer.source)),
             ("openblas", .object([("core", .string(BLAS.coreName)), ("threads", .number(Double(blasThreads))), ("config", .string(BLAS.config)),
                                   ("gemm_rows", .string(m.gemmRows.rawValue))])),
             ("limits", .object([("max_inputs", .number(Double(limits.maxInputs))), ("max_candidates", .number(Double(limits.maxCandidates))),

@@ -1,3 +1,4 @@
+import DeBERTa
 import HTTPServer
 import PairEngine
 import RankerHTTP
@@ -32,6 +33,7 @@ struct ServeSettings: Equatable, Sendable {
     var maxWaitMs = BatchingEngine.Config().maxWaitMilliseconds
     var maxQueuePairs = BatchingEngine.Config().maxQueuePairs
     var cacheMb = 64
+    var precision = "fp32"
 
     /// The defaults; BLAS threads default to the CPUs this process may use (`cpus`).
     init(cpus: Int) { threads = min(max(cpus, 1), ServeSetting.maxThreads) }
@@ -121,6 +123,8 @@ struct ServeSetting: Sendable {
         case integer(WritableKeyPath<ServeSettings, Int> & Sendable, ClosedRange<Int>)
         /// A finite number in the range, with the unit it is counted in.
         case number(WritableKeyPath<ServeSettings, Double> & Sendable, ClosedRange<Double>, unit: String)
+        /// One of the listed words.
+        case choice(WritableKeyPath<ServeSettings, String> & Sendable, [String])
     }
 
     let flag: String
@@ -178,6 +182,9 @@ struct ServeSetting: Sendable {
               kind: .integer(\.maxQueuePairs, 1...(1 << 30))),
         .init(flag: "cache-mb", summary: "Megabytes of the exact score cache (pair logits by their token ids; 0: off).",
               kind: .integer(\.cacheMb, 0...(1 << 20))),
+        .init(flag: "precision",
+              summary: "Arithmetic of the encoder's dense layers: fp32 (exact) or int8 (approximate, needs AVX512-VNNI or AVX-VNNI; run `pairranker agreement` on your data first).",
+              kind: .choice(\.precision, Precision.names)),
     ]
 
     static func named(_ flag: String) -> ServeSetting {
@@ -191,6 +198,7 @@ struct ServeSetting: Sendable {
         case .text, .optionalText: return "a non-empty text"
         case let .integer(_, r): return "an integer in \(r.lowerBound)...\(r.upperBound)"
         case let .number(_, r, unit): return "a number of \(unit) in \(Self.format(r.lowerBound))...\(Self.format(r.upperBound))"
+        case let .choice(_, words): return "one of " + words.joined(separator: ", ")
         }
     }
 
@@ -203,6 +211,7 @@ struct ServeSetting: Sendable {
         case let .optionalText(k, _): return d[keyPath: k]
         case let .integer(k, _): return String(d[keyPath: k])
         case let .number(k, _, _): return Self.format(d[keyPath: k])
+        case let .choice(k, _): return d[keyPath: k]
         }
     }
 
@@ -235,6 +244,9 @@ struct ServeSetting: Sendable {
             guard v.isFinite else { throw refuse("is not finite") }
             guard range.contains(v) else { throw refuse("is out of range") }
             settings[keyPath: k] = v
+        case let .choice(k, words):
+            guard words.contains(raw) else { throw refuse("is not a choice") }
+            settings[keyPath: k] = raw
         }
     }
 
@@ -247,6 +259,7 @@ struct ServeSetting: Sendable {
             return v.map(JSON.string) ?? .null
         case let .integer(k, _): return .number(Double(settings[keyPath: k]))
         case let .number(k, _, _): return .number(settings[keyPath: k])
+        case let .choice(k, _): return .string(settings[keyPath: k])
         }
     }
 

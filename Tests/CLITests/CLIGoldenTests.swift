@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Tensors
 import Testing
 
 @testable import RankerService
@@ -71,5 +72,54 @@ import Testing
         }
         let (core, coreOut, _) = try Support.run(["dev", "blas-core"], stdin: "")
         #expect(core == 0 && !coreOut.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+}
+
+/// --precision on the product commands, and `agreement`, through the real executable.
+@Suite struct PrecisionCLITests {
+    @Test("compare and rank take --precision; a precision that does not exist is a usage error naming it")
+    func precisionFlag() throws {
+        let body = #"{"input":"2+2?","candidate_a":"4","candidate_b":"5"}"#
+        let (c1, out1, e1) = try Support.run(["compare", "--model", Support.modelDir, "--precision", "fp32"], stdin: body)
+        #expect(c1 == 0, "\(e1)")
+        let exact = try JSON.parse(Array(out1.utf8))["logit"]
+        let (c2, out2, e2) = try Support.run(["compare", "--model", Support.modelDir, "--precision", "int8"], stdin: body)
+        if Tensors.Int8Kernel.best != nil {
+            #expect(c2 == 0, "\(e2)")
+            let approx = try JSON.parse(Array(out2.utf8))["logit"]
+            #expect(approx != nil && exact != nil)
+        } else {
+            #expect(c2 != 0 && e2.contains("AVX512-VNNI"), "\(e2)")
+        }
+        for args in [["compare", "--model", Support.modelDir, "--precision", "int4"], ["serve", "--model", Support.modelDir, "--precision", "fp16"]] {
+            let (code, _, err) = try Support.run(args, stdin: body)
+            #expect(code == 64 || code == 2, "\(args): exit \(code)")
+            #expect(err.contains("precision") && err.contains(args.last!), "\(args): \(err)")
+        }
+    }
+
+    @Test("agreement prints its figures for a JSONL file, and names a bad line")
+    func agreement() throws {
+        guard Tensors.Int8Kernel.best != nil else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agreement-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let lines = Support.instances.map { inst in
+            JSON.object([("input", .string(inst.input)), ("candidates", Support.strings(inst.candidates))]).text
+        } + [#"{"input":"x","candidate_a":"a","candidate_b":"b"}"#, #"{"input":"one","candidates":["only"]}"#]
+        let file = dir.appendingPathComponent("in.jsonl")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
+        let (code, out, err) = try Support.run(["agreement", "--model", Support.modelDir, "--input", file.path, "--json"], stdin: "")
+        #expect(code == 0, "\(err)")
+        let json = try JSON.parse(Array(out.utf8))
+        let pairs = Support.instances.filter { $0.candidates.count >= 2 }.reduce(2) { $0 + $1.candidates.count * ($1.candidates.count - 1) }
+        #expect(json["pairs"] == .number(Double(pairs)), "every ordered pair of every line with 2+ candidates")
+        for key in ["same_sign", "decisive_same_sign", "same_top1", "same_ranking"] {
+            guard case let .number(v)? = json[key] else { Issue.record("\(key) missing"); continue }
+            #expect(v >= 0 && v <= 1, "\(key) = \(v)")
+        }
+        try Data("{\"input\":\"a\",\"candidates\":[\"b\",\"c\"]}\n{\"input\": 3}\n".utf8).write(to: file)
+        let (c2, _, e2) = try Support.run(["agreement", "--model", Support.modelDir, "--input", file.path], stdin: "")
+        #expect(c2 != 0 && e2.contains("line 2") && e2.contains("\"input\" must be a string"), "\(e2)")
     }
 }

@@ -27,6 +27,7 @@ import Testing
         case .text, .optionalText: return ("from-a", "from-b")
         case let .integer(_, r): return (String(r.upperBound), String(r.upperBound - 1))
         case let .number(_, r, _): return (String(r.upperBound), String(r.upperBound / 2))
+        case let .choice(_, words): let other = words.first { $0 != s.defaultText }!; return (other, other)
         }
     }
 
@@ -47,9 +48,19 @@ import Testing
 
     @Test("every setting: the flag wins over the variable, which wins over the default")
     func precedence() throws {
-        #expect(ServeSetting.all.count == 26)
+        #expect(ServeSetting.all.count == 27)
         for s in ServeSetting.all {
             let (a, b) = Self.values(s)
+            if case .choice = s.kind {
+                // A choice of two words has one value besides the default: the flag's default
+                // must still win over the variable's other word.
+                let defaults = try Self.resolve(), word = s.defaultText!
+                #expect(s.json(of: try Self.resolve([s.flag: a])) == .string(a), "\(s.flag): the flag is used")
+                #expect(s.json(of: try Self.resolve(env: [s.env: a])) == .string(a), "\(s.flag): the variable is used")
+                #expect(try Self.resolve([s.flag: word], env: [s.env: a]) == defaults, "\(s.flag): the flag wins")
+                #expect(try Self.resolve(env: [s.env: ""]) == defaults, "\(s.flag): an empty variable is unset")
+                continue
+            }
             let defaults = try Self.resolve()
             let fromFlag = try Self.resolve([s.flag: a])
             let fromEnv = try Self.resolve(env: [s.env: b])
@@ -77,6 +88,9 @@ import Testing
             case .text, .optionalText:
                 #expect(Self.refusal([s.flag: ""])?.contains("--\(s.flag)= is empty") == true, "\(s.flag)")
                 continue
+            case let .choice(_, words):
+                good = words
+                bad += words.map { $0.uppercased() } + words.map { " " + $0 } + ["int4", "fp16", "bf16"]
             case let .integer(_, r):
                 good = [String(r.lowerBound), String(r.upperBound)]
                 bad += [String(r.lowerBound - 1), String(r.upperBound + 1), "1.5", "1e3", "nan", "99999999999999999999", "-9223372036854775809"]
