@@ -1,5 +1,5 @@
-import DeBERTa
 import ArgumentParser
+import DeBERTa
 import Dispatch
 import Foundation
 import HTTPServer

@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import Tensors
+import TestSupport
 import Testing
 
 @testable import RankerService
