@@ -12,6 +12,7 @@ sides, scripts/bench/export_runtimes.py first makes its files from the same mode
 
 Sides (--sides, all by default):
   pairranker      `pairranker dev bench` (fp32, OpenBLAS)
+  pairranker-int8 `pairranker dev bench --precision int8` (VNNI kernels; the same inputs)
   pytorch         torch_side.py: transformers + the pair head, fp32
   ort-fp32        ort_side.py on model.onnx, every graph optimization
   ort-int8        ort_side.py on model-int8.onnx (dynamic quantization, s8 weights per channel)
@@ -27,7 +28,8 @@ the foreign load, the share of the machine's cores other programs used meanwhile
 process, and the busiest 0.5 s window). A round of a case is clean when every side's process in it
 saw a mean foreign load of at most --max-foreign-load; medians use the clean rounds (all rounds,
 flagged "loaded", when none is clean). Reports per case and side the median pairs/s and seconds
-per sequence, pairranker's speed over that side's (the per-round ratios of adjacent processes),
+per sequence, pairranker's speed over that side's (the per-round ratios of adjacent processes; for an int8
+side, pairranker-int8's when it runs),
 the largest logit difference from pairranker, load time and peak RSS; for pairranker and PyTorch
 also the GFLOP/s against the sgemm peak each process measured. An fp32 side differing from
 pairranker by more than --fp32-tolerance (1e-4) in any logit fails the run (exit status 1, after
@@ -42,6 +44,7 @@ root = Path(__file__).resolve().parents[2]
 here = root / "scripts/bench"
 SIDES = {  # name -> (label for tables, precision)
     "pairranker": ("pairranker fp32", "fp32"),
+    "pairranker-int8": ("pairranker int8 (VNNI, --precision int8)", "int8"),
     "pytorch": ("PyTorch fp32", "fp32"),
     "ort-fp32": ("ONNX Runtime fp32 (all graph optimizations)", "fp32"),
     "ov-f32": ("OpenVINO f32, dynamic shapes", "fp32"),
@@ -56,6 +59,8 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--rounds", type=int, default=3)
 ap.add_argument("--repeats", type=int, default=3)
 ap.add_argument("--lengths", default="128,256,384")
+ap.add_argument("--batch-sizes", default="1", help="sequences per forward in the fixed-length cases: 1,4 adds L=Nx4")
+ap.add_argument("--batch-lengths", default="", help="lengths that get the batch sizes above 1 (default: all of --lengths)")
 ap.add_argument("--mix-instances", type=int, default=8)
 ap.add_argument("--mix-candidates", type=int, default=2)
 ap.add_argument("--sides", default=",".join(SIDES))
@@ -161,7 +166,13 @@ def command(side, inputs):
             + (["--static"] if side.endswith("-static") else []))
 
 
-case_args = [(f"L={l}", ["--lengths", str(l), "--mix-instances", "0"]) for l in args.lengths.split(",") if l]
+batch_lengths = set(x for x in args.batch_lengths.split(",") if x)
+case_args = []
+for l in [x for x in args.lengths.split(",") if x]:
+    for b in [int(x) for x in args.batch_sizes.split(",") if x]:
+        if b == 1 or not batch_lengths or l in batch_lengths:
+            case_args.append((f"L={l}" + (f"x{b}" if b > 1 else ""),
+                              ["--lengths", l, "--batch-sizes", str(b), "--mix-instances", "0"]))
 if args.mix_instances > 0:
     case_args.append(("mix", ["--lengths", "", "--mix-instances", str(args.mix_instances),
                               "--mix-candidates", str(args.mix_candidates)]))
@@ -178,6 +189,9 @@ for k in range(args.rounds):
             if side == "pairranker":
                 cmd = [binary, "dev", "bench", "--model", args.model, "--threads", str(args.threads),
                        "--repeats", str(args.repeats), "--dump-inputs", str(case_inputs)] + extra
+            elif side == "pairranker-int8":  # the same seeded inputs, generated again
+                cmd = [binary, "dev", "bench", "--model", args.model, "--threads", str(args.threads),
+                       "--repeats", str(args.repeats), "--precision", "int8"] + extra
             else:
                 cmd = command(side, case_inputs)
             evs, load = measured(cmd)
@@ -208,21 +222,25 @@ for c in case_names:
     used = clean[c] or list(range(args.rounds))
     row = {"clean": bool(clean[c]), "rounds_used": used, "sides": {}}
     ours = {r["round"]: r["event"] for r in sw[c]}
+    ours8 = {r["round"]: r["event"] for r in records.get("pairranker-int8", {}).get(c, [])}
     for s in sides:
         by_round = {r["round"]: r for r in records[s][c]}
         pps = [by_round[k]["event"]["pairs_per_second"] for k in used]
-        ratios = [ours[k]["pairs_per_second"] / by_round[k]["event"]["pairs_per_second"] for k in used]
+        # int8 sides are compared with our int8 path when it runs, fp32 sides with our fp32 path.
+        mine = ours8 if SIDES[s][1] == "int8" and ours8 and s != "pairranker-int8" else ours
+        ratios = [mine[k]["pairs_per_second"] / by_round[k]["event"]["pairs_per_second"] for k in used]
         dl = max(abs(a - b) for r in records[s][c] for a, b in zip(ours[r["round"]]["logits"], r["event"]["logits"]))
         pairs = by_round[used[0]]["event"]["pairs"]
         row["sides"][s] = {
             "pairs_per_second": pps, "median_pairs_per_second": statistics.median(pps),
             "seconds_per_sequence": 1 / statistics.median(pps), "pairranker_ratio_per_round": ratios,
-            "pairranker_ratio": statistics.median(ratios), "max_logit_difference_from_pairranker": dl,
+            "pairranker_ratio": statistics.median(ratios), "ratio_against": "pairranker-int8" if mine is ours8 and ours8 else "pairranker",
+            "max_logit_difference_from_pairranker": dl,
             "foreign_cpu_per_round": {r["round"]: r["load"] for r in records[s][c]}, "pairs": pairs}
-        if s == "pairranker":
+        if s in ("pairranker", "pairranker-int8") and "gflops" in by_round[used[0]]["event"]:
             gf = statistics.median(by_round[k]["event"]["gflops"] for k in used)
             row["sides"][s]["gflops"] = gf
-            row["sides"][s]["fraction_of_peak"] = gf / report["sides_summary"][s]["sgemm_peak_gflops"]
+            row["sides"][s]["fraction_of_peak"] = gf / report["sides_summary"]["pairranker"]["sgemm_peak_gflops"]
         if SIDES[s][1] == "fp32" and s != "pairranker" and not dl <= args.fp32_tolerance:
             failures.append(f"{s} {c}: max |dlogit| {dl:.2e} from pairranker > {args.fp32_tolerance:.0e}")
     report["cases"][c] = row
@@ -251,13 +269,29 @@ for s in sides:
     for c in case_names:
         d = report["cases"][c]["sides"][s]
         cell = f"{d['seconds_per_sequence']:.3f}"
-        if s != "pairranker":
+        if s not in ("pairranker", "pairranker-int8"):
             cell += f" ({d['pairranker_ratio']:.2f}x)"
+        elif s == "pairranker-int8":
+            cell += f" ({1 / d['pairranker_ratio']:.2f}x fp32)"
         cells.append(cell)
     lines_md.append(f"| {SIDES[s][0]} | " + " | ".join(cells) + " |")
+# Per case: the best foreign runtime of each precision and our speed over it.
+lines_md += ["", "| case | best fp32 runtime | pairranker fp32 over it | best int8 runtime | pairranker int8 over it |",
+             "| --- | --- | --- | --- | --- |"]
+for c in case_names:
+    row = report["cases"][c]["sides"]
+    cells = [c]
+    for prec, mine in (("fp32", "pairranker"), ("int8", "pairranker-int8")):
+        foreign = [s for s in sides if SIDES[s][1] == prec and not s.startswith("pairranker")]
+        if not foreign or mine not in row:
+            cells += ["-", "-"]; continue
+        best = min(foreign, key=lambda s: row[s]["seconds_per_sequence"])
+        cells += [f"{best} {row[best]['seconds_per_sequence']:.3f}", f"{row[best]['seconds_per_sequence'] / row[mine]['seconds_per_sequence']:.2f}x"]
+    lines_md.append("| " + " | ".join(cells) + " |")
 loaded = [c for c in case_names if not report["cases"][c]["clean"]]
-md = ("Seconds per pair sequence (mix: per sequence of the case), median over clean rounds; in brackets "
-      "pairranker's speed over that runtime's.\n" + ("\nLOADED, NOT A RESULT: no clean round for " + ", ".join(loaded) + "\n" if loaded else "")
+md = ("Seconds per pair sequence (mix: per sequence of the case; Nx4: per sequence of a batch of 4), median over "
+      "clean rounds; in brackets pairranker's speed over that runtime's (int8 runtimes: pairranker int8's, when "
+      "it ran), and for pairranker int8 its speed over pairranker fp32.\n" + ("\nLOADED, NOT A RESULT: no clean round for " + ", ".join(loaded) + "\n" if loaded else "")
       + "\n" + "\n".join(lines_md) + "\n")
 (out / "runtimes.md").write_text(md)
 print("\n" + md)
@@ -266,7 +300,7 @@ try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = [n for n in case_names if n.startswith("L=")]
+    names = [n for n in case_names if n.startswith("L=") and "x" not in n]
     xs = [int(n[2:]) for n in names]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for s in sides:
