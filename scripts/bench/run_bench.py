@@ -262,7 +262,7 @@ for c in case_names:
 print("\n" + "; ".join(f"{s}: load {v['load_seconds']:.2f} s, peak RSS {v['peak_rss_mb']:.0f} MB" for s, v in summary.items()))
 
 # The markdown table: seconds per sequence, median over the clean rounds.
-head = "| runtime, precision | " + " | ".join((c[2:] + " tokens" if c.startswith("L=") else c) for c in case_names) + " |"
+head = "| runtime, precision | " + " | ".join(((c[2:].split("x")[0] + " tokens" + (" x" + c.split("x")[1] if "x" in c else "")) if c.startswith("L=") else c) for c in case_names) + " |"
 lines_md = [head, "| --- |" + " --- |" * len(case_names)]
 for s in sides:
     cells = []
