@@ -1,5 +1,5 @@
 // pairranker's int8 GEMM: weights packed once per output channel (s8), activations quantized per
-// row (u8 with an offset of 128), VPDPBUSD accumulating four u8 x s8 products into each s32 lane.
+// row (u8 with a zero point), VPDPBUSD accumulating four u8 x s8 products into each s32 lane.
 // The sums are exact (|sum| <= k * 255 * 127 < 2^31 for k < 66,000), so a row's result never
 // depends on which other rows or threads share the call. docs/model.md, "The int8 path".
 #include "CInt8.h"
@@ -67,11 +67,11 @@ size_t pr_int8_packed_bytes(int n, int k) {
     return (size_t)round_up(n, PR_INT8_CHANNEL_BLOCK) * (size_t)round_up(k, 4);
 }
 
-void pr_int8_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *scale, int32_t *comp) {
+void pr_int8_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *scale, int32_t *wsum) {
     int npad = round_up(n, PR_INT8_CHANNEL_BLOCK), kpad = round_up(k, 4), kg = kpad / 4;
     memset(packed, 0, pr_int8_packed_bytes(n, k));
     for (int o = 0; o < npad; o++) {
-        if (o >= n) { scale[o] = 1; comp[o] = 0; continue; }
+        if (o >= n) { scale[o] = 1; wsum[o] = 0; continue; }
         const float *row = w + (size_t)o * ldw;
         float m = 0;
         for (int i = 0; i < k; i++) m = fmaxf(m, fabsf(row[i]));
@@ -86,107 +86,124 @@ void pr_int8_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *
             sum += q;
         }
         scale[o] = s;
-        comp[o] = 128 * sum;
+        wsum[o] = sum;
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Activation quantization. Every variant computes, per element, nearbyintf(x * (1 / scale)) in
-// float under the default rounding mode (round half to even), so all give the same bytes.
+// Activation quantization, asymmetric per row: the range [lo, hi] of the row, widened to hold 0,
+// in 255 steps: scale = (hi - lo) / 255 (1 for an all-zero row), zero = round(-lo / scale), and
+// q = round(x / scale) + zero in [0, 255], so x ~ (q - zero) * scale. Every variant computes, per
+// element, nearbyintf(x * (1 / scale)) in float under the default rounding mode (half to even),
+// so all give the same bytes. Skewed rows (GELU outputs, >= -0.17) keep all 255 steps where a
+// symmetric scale would spend half of them on values that never occur.
 
-static void fill_pad_rows(int rows, uint8_t *q, int ldq, float *scale) {
+static void fill_pad_rows(int rows, uint8_t *q, int ldq, float *scale, int32_t *zero) {
     int padded = round_up(rows, PR_INT8_ROW_MULTIPLE);
-    for (int r = rows; r < padded; r++) { memset(q + (size_t)r * ldq, 128, (size_t)ldq); scale[r] = 0; }
+    for (int r = rows; r < padded; r++) { memset(q + (size_t)r * ldq, 0, (size_t)ldq); scale[r] = 0; zero[r] = 0; }
 }
 
-static float row_scale(float m) { return m > 0 ? m / 127 : 1; }
+// The row's scale, 1 / scale and zero point from its range (lo <= 0 <= hi, or NaN-free bounds).
+static void row_params(float lo, float hi, float *scale, float *inv, int32_t *zero) {
+    float s = hi - lo > 0 ? (hi - lo) / 255 : 1;
+    float i = 1 / s;
+    float z = nearbyintf(-lo * i);
+    *scale = s;
+    *inv = i;
+    *zero = z >= 255 ? 255 : z >= 0 ? (int32_t)z : 0;   // NaN -> 0
+}
 
-static void quantize_c(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
+// round(x * inv) + zero into [0, 255]; NaN gives 0, as the vector code's INT_MIN clamped does.
+static uint8_t to_u8(float v, int32_t zero) {
+    float t = v + (float)zero;
+    return (uint8_t)(t >= 255 ? 255 : t >= 0 ? (int)t : 0);
+}
+
+static void quantize_c(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale, int32_t *zero) {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * ldx;
         uint8_t *qr = q + (size_t)r * ldq;
-        float m = 0;
-        for (int i = 0; i < k; i++) m = fmaxf(m, fabsf(xr[i]));
-        float s = row_scale(m), inv = 1 / s;
-        for (int i = 0; i < k; i++) {
-            float v = nearbyintf(xr[i] * inv);
-            int iv = clamp127(v);
-            qr[i] = (uint8_t)(iv + 128);
-        }
-        memset(qr + k, 128, (size_t)(ldq - k));
-        scale[r] = s;
+        float lo = 0, hi = 0;
+        for (int i = 0; i < k; i++) { lo = fminf(lo, xr[i]); hi = fmaxf(hi, xr[i]); }
+        float inv;
+        row_params(lo, hi, &scale[r], &inv, &zero[r]);
+        for (int i = 0; i < k; i++) qr[i] = to_u8(nearbyintf(xr[i] * inv), zero[r]);
+        memset(qr + k, 0, (size_t)(ldq - k));
     }
 }
 
-ATTR512 static void quantize_512(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
-    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+ATTR512 static void quantize_512(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale, int32_t *zero) {
+    const __m512i zmin = _mm512_setzero_si512(), zmax = _mm512_set1_epi32(255);
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * ldx;
         uint8_t *qr = q + (size_t)r * ldq;
-        __m512 mv = _mm512_setzero_ps();
+        __m512 mn = _mm512_setzero_ps(), mx = _mm512_setzero_ps();
         for (int i = 0; i < k; i += 16) {
             __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
-            // max(m, |x|) with m first: a NaN x leaves m as it was, like fmaxf.
-            mv = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + i)), mv);
+            __m512 v = _mm512_maskz_loadu_ps(mk, xr + i);   // masked lanes read 0, inside [lo, hi]
+            // (x, m) order: a NaN x leaves m as it was, like fminf / fmaxf.
+            mn = _mm512_min_ps(v, mn);
+            mx = _mm512_max_ps(v, mx);
         }
-        float m = _mm512_reduce_max_ps(mv);
-        float s = row_scale(m), inv = 1 / s;
+        float inv;
+        row_params(_mm512_reduce_min_ps(mn), _mm512_reduce_max_ps(mx), &scale[r], &inv, &zero[r]);
         __m512 iv = _mm512_set1_ps(inv);
+        __m512 zv = _mm512_set1_ps((float)zero[r]);
         for (int i = 0; i < k; i += 16) {
             __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
-            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + i), iv);
-            __m512i t = _mm512_cvtps_epi32(v);   // NaN -> INT_MIN, clamped to -127 below
-            t = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(t, lo), hi), off);
+            __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + i), iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m512i t = _mm512_cvtps_epi32(_mm512_add_ps(v, zv));   // exact: integers below 2^24; NaN -> INT_MIN
+            t = _mm512_min_epi32(_mm512_max_epi32(t, zmin), zmax);
             _mm512_mask_cvtepi32_storeu_epi8(qr + i, mk, t);
         }
-        memset(qr + k, 128, (size_t)(ldq - k));
-        scale[r] = s;
+        memset(qr + k, 0, (size_t)(ldq - k));
     }
 }
 
-ATTRAVX2 static void quantize_avx2(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
+ATTRAVX2 static void quantize_avx2(const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale, int32_t *zero) {
+    const __m256i zmin = _mm256_setzero_si256(), zmax = _mm256_set1_epi32(255);
     const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                             0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     int k8 = k / 8 * 8;
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * ldx;
         uint8_t *qr = q + (size_t)r * ldq;
-        __m256 mv = _mm256_setzero_ps();
-        for (int i = 0; i < k8; i += 8) mv = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xr + i), absmask), mv);
-        float lanes[8];
-        _mm256_storeu_ps(lanes, mv);
-        float m = 0;
-        for (int j = 0; j < 8; j++) m = fmaxf(m, lanes[j]);
-        for (int i = k8; i < k; i++) m = fmaxf(m, fabsf(xr[i]));
-        float s = row_scale(m), inv = 1 / s;
-        __m256 iv = _mm256_set1_ps(inv);
+        __m256 mn = _mm256_setzero_ps(), mx = _mm256_setzero_ps();
         for (int i = 0; i < k8; i += 8) {
-            __m256i t = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + i), iv));
-            t = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(t, lo), hi), off);
-            __m256i b = _mm256_shuffle_epi8(t, gather);   // bytes 0-3 of each 128-bit lane
-            int32_t w0 = _mm256_extract_epi32(b, 0), w1 = _mm256_extract_epi32(b, 4);
+            __m256 v = _mm256_loadu_ps(xr + i);
+            mn = _mm256_min_ps(v, mn);
+            mx = _mm256_max_ps(v, mx);
+        }
+        float a[8], b[8];
+        _mm256_storeu_ps(a, mn);
+        _mm256_storeu_ps(b, mx);
+        float lo = 0, hi = 0;
+        for (int j = 0; j < 8; j++) { lo = fminf(lo, a[j]); hi = fmaxf(hi, b[j]); }
+        for (int i = k8; i < k; i++) { lo = fminf(lo, xr[i]); hi = fmaxf(hi, xr[i]); }
+        float inv;
+        row_params(lo, hi, &scale[r], &inv, &zero[r]);
+        __m256 iv = _mm256_set1_ps(inv), zv = _mm256_set1_ps((float)zero[r]);
+        for (int i = 0; i < k8; i += 8) {
+            __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m256i t = _mm256_cvtps_epi32(_mm256_add_ps(v, zv));
+            t = _mm256_min_epi32(_mm256_max_epi32(t, zmin), zmax);
+            __m256i g = _mm256_shuffle_epi8(t, gather);   // bytes 0-3 of each 128-bit lane
+            int32_t w0 = _mm256_extract_epi32(g, 0), w1 = _mm256_extract_epi32(g, 4);
             memcpy(qr + i, &w0, 4);
             memcpy(qr + i + 4, &w1, 4);
         }
-        for (int i = k8; i < k; i++) {
-            float v = nearbyintf(xr[i] * inv);
-            int t = clamp127(v);
-            qr[i] = (uint8_t)(t + 128);
-        }
-        memset(qr + k, 128, (size_t)(ldq - k));
-        scale[r] = s;
+        for (int i = k8; i < k; i++) qr[i] = to_u8(nearbyintf(xr[i] * inv), zero[r]);
+        memset(qr + k, 0, (size_t)(ldq - k));
     }
 }
 
-void pr_int8_quantize(int isa, const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale) {
-    if (isa == PR_INT8_AVX512VNNI || isa == PR_INT8_AVX512VNNI_YMM) quantize_512(x, rows, k, ldx, q, ldq, scale);
-    else if (isa == PR_INT8_AVXVNNI) quantize_avx2(x, rows, k, ldx, q, ldq, scale);
-    else quantize_c(x, rows, k, ldx, q, ldq, scale);
+void pr_int8_quantize(int isa, const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale, int32_t *zero) {
+    if (isa == PR_INT8_AVX512VNNI || isa == PR_INT8_AVX512VNNI_YMM) quantize_512(x, rows, k, ldx, q, ldq, scale, zero);
+    else if (isa == PR_INT8_AVXVNNI) quantize_avx2(x, rows, k, ldx, q, ldq, scale, zero);
+    else quantize_c(x, rows, k, ldx, q, ldq, scale, zero);
 }
 
-void pr_int8_pad_rows(int rows, uint8_t *q, int ldq, float *scale) { fill_pad_rows(rows, q, ldq, scale); }
+void pr_int8_pad_rows(int rows, uint8_t *q, int ldq, float *scale, int32_t *zero) { fill_pad_rows(rows, q, ldq, scale, zero); }
 
 // ---------------------------------------------------------------------------------------------
 // 512-bit kernel: a tile of 6 rows x NV blocks (NV <= 4: 64 channels, 24 accumulators).
@@ -198,8 +215,8 @@ INLINE ATTR512 void store512(float *dst, int o, int n, __m512 v) {
     else if (o < n) _mm512_mask_storeu_ps(dst, (__mmask16)((1u << (n - o)) - 1), v);
 }
 
-INLINE ATTR512 void tiles512(const int NV, const uint8_t *q, int ldq, const float *xscale, int rows,
-                             const int8_t *packed, int kg, const float *wscale, const int32_t *comp,
+INLINE ATTR512 void tiles512(const int NV, const uint8_t *q, int ldq, const float *xscale, const int32_t *xzero, int rows,
+                             const int8_t *packed, int kg, const float *wscale, const int32_t *wsum,
                              const float *bias, int n, int blk, float *y, int ldy) {
     const int8_t *w = packed + (size_t)blk * kg * 64;
     for (int r0 = 0; r0 < rows; r0 += MR512) {
@@ -219,10 +236,12 @@ INLINE ATTR512 void tiles512(const int NV, const uint8_t *q, int ldq, const floa
         }
         for (int r = 0; r < MR512 && r0 + r < rows; r++) {
             __m512 xs = _mm512_set1_ps(xscale[r0 + r]);
+            __m512i z = _mm512_set1_epi32(xzero[r0 + r]);
             for (int v = 0; v < NV; v++) {
                 int o = (blk + v) * 16;
                 __m512 s = _mm512_mul_ps(xs, _mm512_loadu_ps(wscale + o));
-                __m512 c = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], _mm512_loadu_si512((const void *)(comp + o))));
+                __m512i zc = _mm512_mullo_epi32(z, _mm512_loadu_si512((const void *)(wsum + o)));
+                __m512 c = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], zc));
                 __m512 bv = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps();
                 store512(y + (size_t)(r0 + r) * ldy + o, o, n, _mm512_fmadd_ps(c, s, bv));
             }
@@ -230,16 +249,16 @@ INLINE ATTR512 void tiles512(const int NV, const uint8_t *q, int ldq, const floa
     }
 }
 
-ATTR512 static void gemm512(const uint8_t *q, int ldq, const float *xscale, int rows, const int8_t *packed, int kpad,
-                            const float *wscale, const int32_t *comp, const float *bias, int n, int block_lo,
+ATTR512 static void gemm512(const uint8_t *q, int ldq, const float *xscale, const int32_t *xzero, int rows, const int8_t *packed, int kpad,
+                            const float *wscale, const int32_t *wsum, const float *bias, int n, int block_lo,
                             int block_hi, float *y, int ldy) {
     int kg = kpad / 4;
     for (int blk = block_lo; blk < block_hi; blk += 4) {
         switch (block_hi - blk >= 4 ? 4 : block_hi - blk) {
-        case 4: tiles512(4, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
-        case 3: tiles512(3, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
-        case 2: tiles512(2, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
-        default: tiles512(1, q, ldq, xscale, rows, packed, kg, wscale, comp, bias, n, blk, y, ldy); break;
+        case 4: tiles512(4, q, ldq, xscale, xzero, rows, packed, kg, wscale, wsum, bias, n, blk, y, ldy); break;
+        case 3: tiles512(3, q, ldq, xscale, xzero, rows, packed, kg, wscale, wsum, bias, n, blk, y, ldy); break;
+        case 2: tiles512(2, q, ldq, xscale, xzero, rows, packed, kg, wscale, wsum, bias, n, blk, y, ldy); break;
+        default: tiles512(1, q, ldq, xscale, xzero, rows, packed, kg, wscale, wsum, bias, n, blk, y, ldy); break;
         }
     }
 }
@@ -252,8 +271,9 @@ ATTR512 static void gemm512(const uint8_t *q, int ldq, const float *xscale, int 
 #define MR256 6
 
 #define DEFINE_GEMM256(NAME, ATTR, DPBUSD)                                                                  \
-    ATTR static void NAME(const uint8_t *q, int ldq, const float *xscale, int rows, const int8_t *packed,   \
-                          int kpad, const float *wscale, const int32_t *comp, const float *bias, int n,      \
+    ATTR static void NAME(const uint8_t *q, int ldq, const float *xscale, const int32_t *xzero, int rows,    \
+                          const int8_t *packed, int kpad, const float *wscale, const int32_t *wsum,          \
+                          const float *bias, int n,                                                          \
                           int block_lo, int block_hi, float *y, int ldy) {                                   \
         int kg = kpad / 4;                                                                                   \
         for (int blk = block_lo; blk < block_hi; blk++) {                                                    \
@@ -276,10 +296,11 @@ ATTR512 static void gemm512(const uint8_t *q, int ldq, const float *xscale, int 
                 }                                                                                            \
                 for (int r = 0; r < MR256 && r0 + r < rows; r++) {                                           \
                     __m256 xs = _mm256_set1_ps(xscale[r0 + r]);                                              \
+                    __m256i z = _mm256_set1_epi32(xzero[r0 + r]);                                            \
                     float out[16];                                                                           \
                     for (int h = 0; h < 2; h++) {                                                            \
                         __m256 s = _mm256_mul_ps(xs, _mm256_loadu_ps(wscale + o + 8 * h));                   \
-                        __m256i cv = _mm256_loadu_si256((const __m256i *)(comp + o + 8 * h));                \
+                        __m256i cv = _mm256_mullo_epi32(z, _mm256_loadu_si256((const __m256i *)(wsum + o + 8 * h))); \
                         __m256 c = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][h], cv));                      \
                         __m256 bv = bias ? _mm256_loadu_ps(bias + o + 8 * h) : _mm256_setzero_ps();          \
                         _mm256_storeu_ps(out + 8 * h, _mm256_fmadd_ps(c, s, bv));                            \
@@ -296,19 +317,19 @@ ATTR512 static void gemm512(const uint8_t *q, int ldq, const float *xscale, int 
 DEFINE_GEMM256(gemm256_vex, ATTR256VEX, DPBUSD_VEX)
 DEFINE_GEMM256(gemm256_evex, ATTR256EVEX, DPBUSD_EVEX)
 
-void pr_int8_gemm(int isa, const uint8_t *q, int ldq, const float *xscale, int rows,
-                  const int8_t *packed, int kpad, const float *wscale, const int32_t *comp, const float *bias,
+void pr_int8_gemm(int isa, const uint8_t *q, int ldq, const float *xscale, const int32_t *xzero, int rows,
+                  const int8_t *packed, int kpad, const float *wscale, const int32_t *wsum, const float *bias,
                   int n, int block_lo, int block_hi, float *y, int ldy) {
     if (rows <= 0 || block_lo >= block_hi) return;
     switch (isa) {
     case PR_INT8_AVX512VNNI:
-        gemm512(q, ldq, xscale, rows, packed, kpad, wscale, comp, bias, n, block_lo, block_hi, y, ldy);
+        gemm512(q, ldq, xscale, xzero, rows, packed, kpad, wscale, wsum, bias, n, block_lo, block_hi, y, ldy);
         break;
     case PR_INT8_AVXVNNI:
-        gemm256_vex(q, ldq, xscale, rows, packed, kpad, wscale, comp, bias, n, block_lo, block_hi, y, ldy);
+        gemm256_vex(q, ldq, xscale, xzero, rows, packed, kpad, wscale, wsum, bias, n, block_lo, block_hi, y, ldy);
         break;
     case PR_INT8_AVX512VNNI_YMM:
-        gemm256_evex(q, ldq, xscale, rows, packed, kpad, wscale, comp, bias, n, block_lo, block_hi, y, ldy);
+        gemm256_evex(q, ldq, xscale, xzero, rows, packed, kpad, wscale, wsum, bias, n, block_lo, block_hi, y, ldy);
         break;
     default:
         break;

@@ -30,18 +30,23 @@ public enum Int8Kernel: String, Sendable, CaseIterable {
     }()
 }
 
-/// Activations quantized per row for `Int8Linear`: u8 with an offset of 128 and one float scale a
-/// row (max |x| / 127). Grows to the largest batch it has seen. Not thread-safe: one per forward.
+/// Activations quantized per row for `Int8Linear`: u8 with a zero point and a float scale per row
+/// (the row's range, widened to hold 0, in 255 steps). Grows to the largest batch it has seen. Not thread-safe: one per forward.
 public final class Int8Activations: @unchecked Sendable {  // confined to the forward that owns it
     private(set) var bytes: UnsafeMutableRawPointer?
     private(set) var scales = FloatBuffer(count: 0)
+    private(set) var zeros: UnsafeMutablePointer<Int32> = .allocate(capacity: 1)
+    private var zeroCapacity = 1
     private var capacity = 0
     /// Row stride of the quantized rows (round_up(k, 4)) and the rows quantized by the last call.
     public private(set) var ldq = 0, rows = 0, inFeatures = 0
 
     public init() {}
 
-    deinit { bytes?.deallocate() }
+    deinit {
+        bytes?.deallocate()
+        zeros.deallocate()
+    }
 
     /// Quantizes `rows` rows of x (k columns, row stride ldx), in parallel over rows.
     public func quantize(_ x: UnsafePointer<Float>, rows: Int, inFeatures k: Int, ldx: Int? = nil, kernel: Int8Kernel) {
@@ -56,17 +61,23 @@ public final class Int8Activations: @unchecked Sendable {  // confined to the fo
             capacity = grown
             scales = FloatBuffer(count: max(padded, scales.count))
         }
+        if zeroCapacity < padded {
+            zeros.deallocate()
+            zeros = .allocate(capacity: padded)
+            zeroCapacity = padded
+        }
         self.ldq = ldq
         self.rows = rows
         self.inFeatures = k
         let q = SharedPointer(bytes!.assumingMemoryBound(to: UInt8.self)), s = SharedPointer(scales.pointer)
+        let z = SharedPointer(zeros)
         let isa = kernel.isa, src = SharedPointer(x)
         // Rows per task: enough that a task's work outweighs the hand-off.
         Parallel.forRanges(rows, minimumPerTask: max(1, 32_768 / max(k, 1))) { r in
             pr_int8_quantize(isa, src.p + r.lowerBound * ldx, Int32(r.count), Int32(k), Int32(ldx),
-                             q.p + r.lowerBound * ldq, Int32(ldq), s.p + r.lowerBound)
+                             q.p + r.lowerBound * ldq, Int32(ldq), s.p + r.lowerBound, z.p + r.lowerBound)
         }
-        pr_int8_pad_rows(Int32(rows), q.p, Int32(ldq), s.p)
+        pr_int8_pad_rows(Int32(rows), q.p, Int32(ldq), s.p, z.p)
     }
 }
 
@@ -78,7 +89,8 @@ public final class Int8Linear: @unchecked Sendable {  // immutable after init
     let kPadded: Int, blocks: Int
     private let packed: UnsafeMutableRawPointer
     private let scale: FloatBuffer
-    private let comp: UnsafeMutablePointer<Int32>
+    /// Σ q(W)[o]: takes each row's zero point back out.
+    private let wsum: UnsafeMutablePointer<Int32>
     private let bias: FloatBuffer?
 
     /// Bytes the quantized layer holds.
@@ -97,9 +109,9 @@ public final class Int8Linear: @unchecked Sendable {  // immutable after init
         let npad = blocks * 16
         packed = .allocate(byteCount: Int(pr_int8_packed_bytes(Int32(n), Int32(k))), alignment: 64)
         scale = FloatBuffer(count: npad)
-        comp = .allocate(capacity: npad)
+        wsum = .allocate(capacity: npad)
         pr_int8_pack(weight, Int32(n), Int32(k), Int32(ldw ?? k), packed.assumingMemoryBound(to: Int8.self),
-                     scale.pointer, comp)
+                     scale.pointer, wsum)
         if let bias {
             let b = FloatBuffer(count: npad)   // zeroed: pad channels
             b.pointer.update(from: bias, count: n)
@@ -111,7 +123,7 @@ public final class Int8Linear: @unchecked Sendable {  // immutable after init
 
     deinit {
         packed.deallocate()
-        comp.deallocate()
+        wsum.deallocate()
     }
 
     /// y[r][o − channels.lowerBound] for the rows `x` holds (quantized from inFeatures columns)
@@ -129,15 +141,16 @@ public final class Int8Linear: @unchecked Sendable {  // immutable after init
         // The kernel addresses y by absolute channel: hand it y moved back by the first channel.
         let base = SharedPointer(y - channels.lowerBound)
         let q = SharedPointer(bytes.assumingMemoryBound(to: UInt8.self)), xs = SharedPointer(x.scales.pointer)
+        let xz = SharedPointer(x.zeros)
         let w = SharedPointer(packed.assumingMemoryBound(to: Int8.self)), ws = SharedPointer(scale.pointer)
-        let cp = SharedPointer(comp), b = bias.map { SharedPointer($0.pointer) }
+        let cp = SharedPointer(wsum), b = bias.map { SharedPointer($0.pointer) }
         let isa = kernel.isa, ldq = x.ldq, kp = kPadded, n = channels.upperBound
         // Chunks of 4 blocks (64 channels): the kernel's widest tile.
         let chunks = (lastBlock - firstBlock + 3) / 4
         let work = rows * kPadded * 64
         Parallel.forRanges(chunks, minimumPerTask: max(1, 262_144 / max(work, 1))) { r in
             let lo = firstBlock + r.lowerBound * 4, hi = min(lastBlock, firstBlock + r.upperBound * 4)
-            pr_int8_gemm(isa, q.p, Int32(ldq), xs.p, Int32(rows), w.p, Int32(kp), ws.p, cp.p, b?.p, Int32(n),
+            pr_int8_gemm(isa, q.p, Int32(ldq), xs.p, xz.p, Int32(rows), w.p, Int32(kp), ws.p, cp.p, b?.p, Int32(n),
                          Int32(lo), Int32(hi), base.p, Int32(ldy))
         }
     }

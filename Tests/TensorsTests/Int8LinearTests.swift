@@ -3,8 +3,9 @@ import Testing
 
 @testable import Tensors
 
-/// The int8 kernels against a Swift model of the same arithmetic: per-row u8 activations with an
-/// offset of 128, per-channel s8 weights, exact Int32 sums, then (sum − comp)·(xs·ws) + bias fused.
+/// The int8 kernels against a Swift model of the same arithmetic: per-row asymmetric u8 activations
+/// (scale and zero point), per-channel s8 weights, exact Int32 sums, then
+/// (sum − zero·Σw)·(xs·ws) + bias fused.
 /// Integer sums are exact, so every kernel must give these bits exactly.
 @Suite struct Int8LinearTests {
     func random(_ n: Int, seed: UInt64) -> [Float] {
@@ -17,7 +18,7 @@ import Testing
 
     static func clamp127(_ v: Float) -> Int32 { v >= 127 ? 127 : v >= -127 ? Int32(v) : -127 }
 
-    /// (q, scale) of one row as the C code defines it.
+    /// (q, scale) of one weight row (output channel): symmetric.
     static func quantize(_ row: ArraySlice<Float>) -> ([Int32], Float) {
         var m: Float = 0
         for v in row where !v.isNaN { m = max(m, abs(v)) }
@@ -25,15 +26,28 @@ import Testing
         return (row.map { clamp127(($0 * inv).rounded(.toNearestOrEven)) }, s)
     }
 
+    /// (q, scale, zero) of one activation row as the C code defines it: asymmetric u8.
+    static func quantizeActivations(_ row: ArraySlice<Float>) -> ([Int32], Float, Int32) {
+        var lo: Float = 0, hi: Float = 0
+        for v in row where !v.isNaN { lo = min(lo, v); hi = max(hi, v) }
+        let s: Float = hi - lo > 0 ? (hi - lo) / 255 : 1, inv = 1 / s
+        let zf = (-lo * inv).rounded(.toNearestOrEven)
+        let z: Int32 = zf >= 255 ? 255 : zf >= 0 ? Int32(zf) : 0
+        return (row.map { v in
+            let t = (v * inv).rounded(.toNearestOrEven) + Float(z)
+            return t >= 255 ? 255 : t >= 0 ? Int32(t) : 0
+        }, s, z)
+    }
+
     static func reference(x: [Float], rows: Int, k: Int, w: [Float], n: Int, bias: [Float]) -> [Float] {
         let qw = (0..<n).map { quantize(w[($0 * k)..<($0 * k + k)]) }
         var y = [Float](repeating: 0, count: rows * n)
         for r in 0..<rows {
-            let (qx, xs) = quantize(x[(r * k)..<(r * k + k)])
+            let (qx, xs, z) = quantizeActivations(x[(r * k)..<(r * k + k)])
             for o in 0..<n {
                 var acc: Int32 = 0, sum: Int32 = 0
-                for i in 0..<k { acc += (qx[i] + 128) * qw[o].0[i]; sum += qw[o].0[i] }
-                let c = Float(acc - 128 * sum)
+                for i in 0..<k { acc += qx[i] * qw[o].0[i]; sum += qw[o].0[i] }
+                let c = Float(acc - z * sum)
                 y[r * n + o] = bias[o].addingProduct(c, xs * qw[o].1)
             }
         }
@@ -98,24 +112,30 @@ import Testing
         x[k + 3] = .nan                                     // NaN in a row
         x[2 * k + 5] = .infinity; x[2 * k + 6] = -.infinity
         for i in 0..<k { x[3 * k + i] *= 1e-30 }            // tiny values
+        for i in 0..<k { x[4 * k + i] = abs(x[4 * k + i]) + 0.1 }   // one sign only (GELU-like)
         let ldq = 40, padded = 12
-        func run(_ isa: Int32) -> ([UInt8], [Float]) {
-            var q = [UInt8](repeating: 0, count: padded * ldq), s = [Float](repeating: -1, count: padded)
-            pr_int8_quantize(isa, x, Int32(rows), Int32(k), Int32(k), &q, Int32(ldq), &s)
-            pr_int8_pad_rows(Int32(rows), &q, Int32(ldq), &s)
-            return (q, s)
+        func run(_ isa: Int32) -> ([UInt8], [Float], [Int32]) {
+            var q = [UInt8](repeating: 7, count: padded * ldq), s = [Float](repeating: -1, count: padded)
+            var z = [Int32](repeating: -1, count: padded)
+            pr_int8_quantize(isa, x, Int32(rows), Int32(k), Int32(k), &q, Int32(ldq), &s, &z)
+            pr_int8_pad_rows(Int32(rows), &q, Int32(ldq), &s, &z)
+            return (q, s, z)
         }
         let portable = run(Int32(PR_INT8_NONE))
         for r in 0..<rows {
-            let (want, scale) = Self.quantize(x[(r * k)..<(r * k + k)])
-            #expect(portable.0[(r * ldq)..<(r * ldq + k)].map { Int32($0) - 128 } == want, "row \(r)")
-            #expect(portable.1[r].bitPattern == scale.bitPattern, "row \(r) scale")
-            #expect(portable.0[(r * ldq + k)..<(r * ldq + ldq)].allSatisfy { $0 == 128 }, "row \(r) padding")
+            let (want, scale, zero) = Self.quantizeActivations(x[(r * k)..<(r * k + k)])
+            #expect(portable.0[(r * ldq)..<(r * ldq + k)].map { Int32($0) } == want, "row \(r)")
+            #expect(portable.1[r].bitPattern == scale.bitPattern && portable.2[r] == zero, "row \(r) scale and zero point")
+            #expect(portable.0[(r * ldq + k)..<(r * ldq + ldq)].allSatisfy { $0 == 0 }, "row \(r) padding")
         }
-        #expect(portable.0[(rows * ldq)...].allSatisfy { $0 == 128 } && portable.1[rows...].allSatisfy { $0 == 0 }, "pad rows")
+        #expect(portable.0[(rows * ldq)...].allSatisfy { $0 == 0 } && portable.1[rows...].allSatisfy { $0 == 0 }
+                    && portable.2[rows...].allSatisfy { $0 == 0 }, "pad rows")
+        // A row of one sign uses the whole byte range: all 255 steps, not half.
+        #expect(portable.0[(4 * ldq)..<(4 * ldq + k)].contains(255) || portable.0[(4 * ldq)..<(4 * ldq + k)].contains(0))
         for kernel in Self.kernels {
             let got = run(kernel.isa)
-            #expect(got.0 == portable.0 && got.1.map(\.bitPattern) == portable.1.map(\.bitPattern), "\(kernel.rawValue)")
+            #expect(got.0 == portable.0 && got.1.map(\.bitPattern) == portable.1.map(\.bitPattern) && got.2 == portable.2,
+                    "\(kernel.rawValue)")
         }
     }
 

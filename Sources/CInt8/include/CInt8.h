@@ -22,7 +22,7 @@ int pr_int8_isa(void);
 /// Whether `isa` can run here.
 int pr_int8_isa_supported(int isa);
 
-/// Rows of quantized activations are padded to a multiple of this (pad rows hold 128, i.e. 0).
+/// Rows of quantized activations are padded to a multiple of this (pad rows hold zeros).
 #define PR_INT8_ROW_MULTIPLE 12
 /// Output channels are packed in blocks of 16; the input dimension in groups of 4.
 #define PR_INT8_CHANNEL_BLOCK 16
@@ -32,28 +32,30 @@ size_t pr_int8_packed_bytes(int n, int k);
 
 /// Quantizes a torch Linear weight (n x k, row stride ldw) per output channel:
 /// scale[o] = max|w[o]| / 127, q = round_half_even(w / scale) in [-127, 127], packed for the
-/// kernels; comp[o] = 128 * sum(q[o]) (the u8 offset of the activations, taken back out).
-/// packed: pr_int8_packed_bytes(n, k) bytes, 64-byte aligned; scale, comp: round_up(n, 16) each
-/// (pad channels get weight 0, scale 1, comp 0).
-void pr_int8_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *scale, int32_t *comp);
+/// kernels; wsum[o] = sum(q[o]) (to take the activations' zero points back out).
+/// packed: pr_int8_packed_bytes(n, k) bytes, 64-byte aligned; scale, wsum: round_up(n, 16) each
+/// (pad channels get weight 0, scale 1, wsum 0).
+void pr_int8_pack(const float *w, int n, int k, int ldw, int8_t *packed, float *scale, int32_t *wsum);
 
-/// Quantizes rows of activations per row: scale[r] = max|x[r]| / 127 (1 for an all-zero row),
-/// q[r][i] = round_half_even(x / scale) + 128, in [1, 255]; columns k..<ldq hold 128 (0).
-/// ldq >= round_up(k, 4). `isa` picks the vector code (PR_INT8_NONE: portable C); every choice
-/// gives the same bytes. Rows are independent: ranges of rows may be quantized in parallel.
-void pr_int8_quantize(int isa, const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale);
+/// Quantizes activations per row, asymmetrically: with lo = min(0, min x[r]), hi = max(0, max x[r]),
+/// scale[r] = (hi - lo) / 255 (1 for an all-zero row), zero[r] = round(-lo / scale) in [0, 255],
+/// q[r][i] = round_half_even(x / scale) + zero, clamped to [0, 255] (NaN: 0); columns k..<ldq
+/// hold 0 (their weights are 0). ldq >= round_up(k, 4). `isa` picks the vector code
+/// (PR_INT8_NONE: portable C); every choice gives the same bytes. Rows are independent: ranges of
+/// rows may be quantized in parallel.
+void pr_int8_quantize(int isa, const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale, int32_t *zero);
 
-/// Fills rows rows..<round_up(rows, PR_INT8_ROW_MULTIPLE) with 128 and scale 0, which the
-/// kernels read (and never store) as the rest of their last tile. Call after pr_int8_quantize.
-void pr_int8_pad_rows(int rows, uint8_t *q, int ldq, float *scale);
+/// Fills rows rows..<round_up(rows, PR_INT8_ROW_MULTIPLE) with 0, scale 0 and zero point 0, which
+/// the kernels read (and never store) as the rest of their last tile. Call after pr_int8_quantize.
+void pr_int8_pad_rows(int rows, uint8_t *q, int ldq, float *scale, int32_t *zero);
 
-/// y[r][o] = (sum_i q[r][i] * w[o][i] - comp[o]) * xscale[r] * wscale[o] + bias[o]
+/// y[r][o] = (sum_i q[r][i] * w[o][i] - xzero[r] * wsum[o]) * (xscale[r] * wscale[o]) + bias[o]
 /// for rows 0..<rows (q padded as pr_int8_quantize leaves it) and output channels of the blocks
 /// block_lo..<block_hi (16 channels each), only channels below n written. bias may be NULL.
 /// The integer sums are exact, so every output is independent of `rows`, the block range and
 /// the thread that computes it.
-void pr_int8_gemm(int isa, const uint8_t *q, int ldq, const float *xscale, int rows,
-                  const int8_t *packed, int kpad, const float *wscale, const int32_t *comp, const float *bias,
+void pr_int8_gemm(int isa, const uint8_t *q, int ldq, const float *xscale, const int32_t *xzero, int rows,
+                  const int8_t *packed, int kpad, const float *wscale, const int32_t *wsum, const float *bias,
                   int n, int block_lo, int block_hi, float *y, int ldy);
 
 #endif
