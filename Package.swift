@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
         .target(name: "HTTPServer", dependencies: ["CZlib", "Sync"]),
         .target(name: "Hub"),
-        .target(name: "PairEngine", dependencies: ["PairRanker"]),
+        .target(name: "PairEngine", dependencies: ["PairRanker", "Sync"]),
         .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker"]),
         .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer"]),
         .executableTarget(name: "pairranker", dependencies: [
