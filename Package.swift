@@ -51,8 +51,8 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CZlib", "Sync"]),
         .target(name: "Hub"),
         .target(name: "PairEngine", dependencies: ["PairRanker", "Sync"]),
-        .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker"]),
-        .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer"]),
+        .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker", "Sync"]),
+        .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer", "Sync"]),
         .executableTarget(name: "pairranker", dependencies: [
             "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "Tensors", "HTTPServer", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
