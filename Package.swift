@@ -43,11 +43,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // The lock types (Locked, Condition): the bottom of the graph, no dependencies.
         .target(name: "Sync"),
-        .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: numericSettings),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "Sync"], swiftSettings: numericSettings),
         .target(name: "Checkpoints", dependencies: ["CZlib"]),
         .target(name: "DeBERTa", dependencies: ["Tensors", "Checkpoints"], swiftSettings: numericSettings),
         .target(name: "Tokenizer"),
-        .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
+        .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer", "Sync"]),
         .target(name: "HTTPServer", dependencies: ["CZlib", "Sync"]),
         .target(name: "Hub"),
         .target(name: "PairEngine", dependencies: ["PairRanker", "Sync"]),
