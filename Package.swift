@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker", "Sync"]),
         .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer", "Sync"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "Tensors", "HTTPServer", "Hub",
+            "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "Tensors", "HTTPServer", "Hub", "Sync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: simdDefine),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
