@@ -3,6 +3,8 @@ import Tensors
 /// Activations for one forward pass, sized once for the largest batch and sequence it has seen
 /// (llama2.c's RunState). Reused across calls; grows only when a larger batch arrives.
 /// Not thread-safe: one workspace per concurrent forward.
+// @unchecked: used by one forward at a time (forwards run inside BLAS.exclusive); within a
+// forward the parallel tasks write disjoint rows and their own scratch slot (`tasks`).
 public final class Workspace: @unchecked Sendable {
     /// How the dense layers run the rows of a packed batch.
     public enum GEMMRows: String, Sendable {
