@@ -56,12 +56,15 @@ public final class Workspace: @unchecked Sendable {
     /// Rows every dense GEMM runs at least (BLAS.minimumRows over the layer shapes).
     let minimumRows: Int
 
-    public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0, gemmRows: GEMMRows = .automatic) {
+    /// `tasks`: the attention tasks a forward with this workspace runs in parallel, and so its
+    /// per-task scratch slots; fixed here, whatever `Parallel.threads` becomes later.
+    public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0, gemmRows: GEMMRows = .automatic,
+                tasks: Int = Parallel.threads) {
         self.gemmRows = gemmRows
         hidden = config.hiddenSize
         intermediate = config.intermediateSize
         relRows = 2 * config.attentionSpan
-        tasks = max(1, Parallel.threads)
+        self.tasks = max(1, tasks)
         let c = hidden, i = intermediate
         minimumRows = [(3 * c, c), (c, c), (i, c), (c, i)].map { BLAS.minimumRows(outFeatures: $0.0, inFeatures: $0.1) }.max()!
         reserve(tokens: tokens, maxLength: maxLength)
