@@ -35,7 +35,8 @@ let package = Package(
         .executable(name: "pairranker", targets: ["pairranker"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Exact: Package.resolved is not committed (CONTRIBUTING.md), so the version is pinned here.
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
