@@ -3,7 +3,9 @@
 // Dependency direction (docs/architecture.md, "Modules"): pairranker (CLI) -> RankerHTTP ->
 // RankerService -> PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS; RankerHTTP ->
 // HTTPServer -> CZlib; PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib; the CLI also uses
-// Hub and lower modules directly. Lower modules never import higher ones: PairEngine (the batching
+// Hub and lower modules directly. Sync (the lock types, no dependencies) is the bottom: every
+// module that takes a lock (Tensors, PairRanker, PairEngine, RankerService, HTTPServer, RankerHTTP,
+// the CLI) depends on it. Lower modules never import higher ones: PairEngine (the batching
 // engine) knows neither HTTP nor the API's types, and RankerService (the API's semantics, used by
 // the offline `rank`) knows no HTTP.
 // Linux only (Glibc, /proc): no Apple platform is claimed.
