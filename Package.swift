@@ -1,9 +1,11 @@
 // swift-tools-version:6.0
 // pairranker: the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) served over HTTP on CPU.
 // Dependency direction (docs/architecture.md, "Modules"): pairranker (CLI) -> RankerHTTP ->
-// RankerService -> PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS; RankerHTTP ->
+// RankerService -> PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS, CInt8; RankerHTTP ->
 // HTTPServer -> CZlib; PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib; the CLI also uses
-// Hub and lower modules directly. Lower modules never import higher ones: PairEngine (the batching
+// Hub and lower modules directly. Sync (the lock types, no dependencies) is the bottom: every
+// module that takes a lock (Tensors, PairRanker, PairEngine, RankerService, HTTPServer, RankerHTTP,
+// the CLI) depends on it. Lower modules never import higher ones: PairEngine (the batching
 // engine) knows neither HTTP nor the API's types, and RankerService (the API's semantics, used by
 // the offline `rank`) knows no HTTP.
 // Linux only (Glibc, /proc): no Apple platform is claimed.
@@ -35,7 +37,8 @@ let package = Package(
         .executable(name: "pairranker", targets: ["pairranker"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Exact: Package.resolved is not committed (CONTRIBUTING.md), so the version is pinned here.
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -45,25 +48,28 @@ let package = Package(
         // compiled for its ISA by a function attribute and chosen at run time (CPUID), so the
         // module needs no CPU flags. -O3 in every configuration: debug test runs use it too.
         .target(name: "CInt8", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "CInt8"], swiftSettings: numericSettings),
+        // The lock types (Locked, Condition): the bottom of the graph, no dependencies.
+        .target(name: "Sync"),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CInt8", "Sync"], swiftSettings: numericSettings),
         .target(name: "Checkpoints", dependencies: ["CZlib"]),
         .target(name: "DeBERTa", dependencies: ["Tensors", "Checkpoints"], swiftSettings: numericSettings),
         .target(name: "Tokenizer"),
-        .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer"]),
-        .target(name: "HTTPServer", dependencies: ["CZlib"]),
+        .target(name: "PairRanker", dependencies: ["DeBERTa", "Checkpoints", "Tensors", "Tokenizer", "Sync"]),
+        .target(name: "HTTPServer", dependencies: ["CZlib", "Sync"]),
         .target(name: "Hub"),
-        .target(name: "PairEngine", dependencies: ["PairRanker"]),
-        .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker"]),
-        .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer"]),
+        .target(name: "PairEngine", dependencies: ["PairRanker", "Sync"]),
+        .target(name: "RankerService", dependencies: ["PairEngine", "PairRanker", "Sync"]),
+        .target(name: "RankerHTTP", dependencies: ["RankerService", "PairEngine", "HTTPServer", "Sync"]),
         .executableTarget(name: "pairranker", dependencies: [
-            "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "DeBERTa", "Tensors", "HTTPServer", "Hub",
+            "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "DeBERTa", "Tensors", "HTTPServer", "Hub", "Sync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: simdDefine),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CInt8"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "DeBERTaTests", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Sync"]),
+        .testTarget(name: "SyncTests", dependencies: ["Sync"]),
         .testTarget(name: "HubTests", dependencies: ["Hub"]),
         // A scorer and metrics to drive the engine with, without a model or a server.
         .target(name: "EngineTestSupport", dependencies: ["PairEngine", "PairRanker"], path: "Tests/EngineTestSupport"),

@@ -2,8 +2,8 @@
 # Runs the server and engine tests under ThreadSanitizer and the whole suite under
 # AddressSanitizer, each in its own build folder.
 #   scripts/sanitize.sh [thread|address|both|serving]
-# serving: the quick ThreadSanitizer subset that scripts/test.sh runs: the engine (PairEngineTests, fake scorer),
-# its fairness, the live server and the 20 s /metrics-while-dropping run (about 35 s of tests
+# serving: the quick ThreadSanitizer subset that scripts/test.sh runs: the lock types (SyncTests), the engine
+# (PairEngineTests, fake scorer), its fairness, the live server and the 20 s /metrics-while-dropping run (about 35 s of tests
 # after a TSan build of its own, about 90 s from clean on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +11,13 @@ which=${1:-both}
 if [ "$which" = serving ]; then
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter "BatchingEngineTests|EngineFairnessTests|LiveServerTests|FaultTests/(scrapeWhileDropping|disconnects)"
+    --filter "LockedTests|ConditionTests|BatchingEngineTests|EngineFairnessTests|LiveServerTests|FaultTests/(scrapeWhileDropping|disconnects)"
   exit 0
 fi
 if [ "$which" = thread ] || [ "$which" = both ]; then
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-    --filter "BatchingEngineTests|EngineFairnessTests|EngineServiceTests|HostileRequestTests|AdmissionCostTests|LiveServerTests|DrainTests|HangUpTests|FaultTests|HTTPParserTests|HTTPParserHardeningTests|HTTPServerTests|WorkerPoolTests|ProbeLatencyTests|ServerMemoryTests|ServiceTests|HiddenStatesGoldenTests|RankingGoldenTests|ScoreCacheTests"
+    --filter "LockedTests|ConditionTests|BatchingEngineTests|EngineFairnessTests|EngineServiceTests|HostileRequestTests|AdmissionCostTests|LiveServerTests|DrainTests|HangUpTests|FaultTests|HTTPParserTests|HTTPParserHardeningTests|HTTPServerTests|WorkerPoolTests|ProbeLatencyTests|ServerMemoryTests|ServiceTests|HiddenStatesGoldenTests|RankingGoldenTests|ScoreCacheTests"
 fi
 if [ "$which" = address ] || [ "$which" = both ]; then
   swift build --build-tests --sanitize=address --scratch-path .build-asan

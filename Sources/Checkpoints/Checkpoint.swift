@@ -1,5 +1,5 @@
 /// Named tensors from one checkpoint file, whatever its format, converted to Float32 on request.
-public final class Checkpoint: @unchecked Sendable {
+public final class Checkpoint: Sendable {
     public enum Format: String, Sendable { case safetensors, pytorch }
 
     public let path: String

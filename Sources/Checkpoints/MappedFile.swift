@@ -5,6 +5,7 @@ import Darwin
 #endif
 
 /// A read-only memory map of a whole file. Tensors that need no conversion point straight into it.
+// @unchecked: immutable after init; the mapping is read-only (PROT_READ) until deinit unmaps it.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int

@@ -6,6 +6,8 @@ import Darwin
 
 /// Bytes that back one or more tensors: a range of a mapped file or of an inflated zip entry.
 /// Holds its owner so the memory stays valid while any tensor refers to it.
+// @unchecked: immutable after init, and the bytes behind `base` are only read; `owner` (a
+// mapped file or an inflated entry) keeps them alive and is never touched.
 public final class ByteStorage: @unchecked Sendable {
     let owner: AnyObject
     let base: UnsafeRawPointer
@@ -21,7 +23,7 @@ public final class ByteStorage: @unchecked Sendable {
 /// Where a named tensor lives and how to read it. Strides and offset are in elements.
 /// Built only by the readers, after `elementCount(of:)` accepted the shape and every index the
 /// strides can reach was checked to lie inside the storage.
-public struct TensorInfo: @unchecked Sendable {
+public struct TensorInfo: Sendable {
     public let name: String
     public let dtype: DType
     public let shape: [Int]
@@ -74,6 +76,8 @@ public struct TensorInfo: @unchecked Sendable {
 
 /// A float32 tensor ready for the model: a pointer into the mapped file (F32, contiguous) or into
 /// a converted copy. Keeps its backing memory alive.
+// @unchecked: immutable after init; the floats behind `pointer` are written before init returns
+// (a conversion) or never (the mapped file), and `owner` only keeps them alive.
 public final class Weight: @unchecked Sendable {
     public let name: String
     public let shape: [Int]

@@ -1,7 +1,8 @@
 /// candle's VarBuilder with llama.cpp's strictness: a prefix scope over a checkpoint, a shape check
 /// on every fetch, and a record of which keys were used so the rest can be reported once.
-public final class WeightLoader: @unchecked Sendable {
-    final class Used: @unchecked Sendable { var keys: Set<String> = [] }
+/// Not Sendable: a model loads on one thread, and the record of used keys takes no lock.
+public final class WeightLoader {
+    final class Used { var keys: Set<String> = [] }
 
     public let checkpoint: Checkpoint
     public let prefix: String

@@ -7,7 +7,7 @@ import Tensors
 /// a batch, attention runs per sequence. With no padding there is no mask: every key of a sequence
 /// is valid, which is exactly what the reference computes for valid (unpadded) query rows.
 // Ports: modeling_deberta_v2.py DebertaV2Model (embeddings, encoder; relative attention only)
-public final class DebertaV2Model: @unchecked Sendable {
+public final class DebertaV2Model: Sendable {
     public let config: DebertaV2Config
     /// Longest sequence a forward accepts (the relative-index table covers it).
     public let maxLength: Int

@@ -28,7 +28,7 @@ extension EncoderLayer {
         BLAS.setThreads(1)
         defer { BLAS.setThreads(blasThreads) }
         let layer = self
-        Parallel.forTasks(work.count, slots: ws.tasks, minimumPerTask: max(1, work.count / tasks)) { slot, range in
+        Parallel.forTasks(work.count, tasks: ws.tasks, minimumPerTask: max(1, work.count / tasks)) { slot, range in
             for k in range {
                 let (offset, n, h) = work[k]
                 layer.head(model: model, offset: offset, length: n, head: h, ws: ws, slot: slot)

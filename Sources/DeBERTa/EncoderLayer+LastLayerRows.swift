@@ -28,7 +28,7 @@ extension EncoderLayer {
         let layer = self
         let shared = (q: SharedPointer(q), ctx: SharedPointer(ctx))
         let tasks = r * model.heads
-        Parallel.forTasks(tasks, slots: ws.tasks, minimumPerTask: max(1, tasks / ws.tasks)) { slot, range in
+        Parallel.forTasks(tasks, tasks: ws.tasks, minimumPerTask: max(1, tasks / ws.tasks)) { slot, range in
             for task in range {
                 let i = task / model.heads, h = task % model.heads
                 layer.attendRow(model: model, query: shared.q.p + i * c, row: keep[i], head: h,

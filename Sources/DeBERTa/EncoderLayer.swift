@@ -4,7 +4,7 @@ import Tensors
 /// One transformer block: disentangled self-attention, its output projection and LayerNorm, then
 /// the GELU feed-forward and its LayerNorm.
 // Ports: modeling_deberta_v2.py DebertaV2Layer (DebertaV2Attention, DebertaV2Intermediate, DebertaV2Output)
-struct EncoderLayer: @unchecked Sendable {  // immutable after init (Dense and FloatBuffer by reference)
+struct EncoderLayer: Sendable {
     /// query_proj, key_proj, value_proj stacked: (3C, C) weights, (3C) biases.
     let qkv: Dense
     /// (R, C) the layer-normed relative table through query_proj / key_proj (share_att_key),

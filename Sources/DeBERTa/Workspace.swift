@@ -3,6 +3,8 @@ import Tensors
 /// Activations for one forward pass, sized once for the largest batch and sequence it has seen
 /// (llama2.c's RunState). Reused across calls; grows only when a larger batch arrives.
 /// Not thread-safe: one workspace per concurrent forward.
+// @unchecked: used by one forward at a time (forwards run inside BLAS.exclusive); within a
+// forward the parallel tasks write disjoint rows and their own scratch slot (`tasks`).
 public final class Workspace: @unchecked Sendable {
     /// How the dense layers run the rows of a packed batch.
     public enum GEMMRows: String, Sendable {
@@ -56,12 +58,15 @@ public final class Workspace: @unchecked Sendable {
     /// Rows every dense GEMM runs at least (BLAS.minimumRows over the layer shapes).
     let minimumRows: Int
 
-    public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0, gemmRows: GEMMRows = .automatic) {
+    /// `tasks`: the attention tasks a forward with this workspace runs in parallel, and so its
+    /// per-task scratch slots; fixed here, whatever `Parallel.threads` becomes later.
+    public init(config: DebertaV2Config, tokens: Int = 0, maxLength: Int = 0, gemmRows: GEMMRows = .automatic,
+                tasks: Int = Parallel.threads) {
         self.gemmRows = gemmRows
         hidden = config.hiddenSize
         intermediate = config.intermediateSize
         relRows = 2 * config.attentionSpan
-        tasks = max(1, Parallel.threads)
+        self.tasks = max(1, tasks)
         let c = hidden, i = intermediate
         minimumRows = [(3 * c, c), (c, c), (i, c), (c, i)].map { BLAS.minimumRows(outFeatures: $0.0, inFeatures: $0.1) }.max()!
         reserve(tokens: tokens, maxLength: maxLength)

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Sync
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,6 +24,10 @@ import Darwin
 ///   one that closed its socket, the server sends an interim `100 Continue` (RFC 9110 §15.2:
 ///   clients accept unexpected 1xx) and cancels the work when the peer answers with a reset.
 ///   The socket is watched for FIN and reset even while nothing is read from it.
+// @unchecked: what other threads touch is under `lock` (see there) or `connectionCount`, or set
+// before the event loop starts and read-only after (`listeners` until the loop takes them,
+// `wake`, `port`); everything else (connections, buffers, the loop's copies of what was
+// registered) is confined to the event-loop thread.
 public final class HTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (HTTPRequest, HTTPRequestContext) -> HTTPResponse
     public typealias Logger = @Sendable (String) -> Void
@@ -34,11 +39,15 @@ public final class HTTPServer: @unchecked Sendable {
     private let workers: WorkerPool
     private var listeners: [Int32] = []
     private var wake: (r: Int32, w: Int32) = (-1, -1)
-    private let lock = Locked<Void>()  // guards completed, stopRequested, drainDeadline, cutOff, registeredInline, registeredRefusals
+    /// Guards `completed`, `stopRequested`, `drainDeadline`, `cutOff`, `registeredInline` and
+    /// `registeredRefusals`; a leaf lock (what it guards is copied out, then used).
+    private let lock = Locked<Void>()
     private var completed: [Completed] = []
     private var stopRequested = false
     private var drainDeadline: Double = 0
     private var loopThread: Thread?
+    /// A one-shot completion signal: the event loop signals it once, when `run` returns, and
+    /// `stop` waits for it.
     private let finished = DispatchSemaphore(value: 0)
     /// What `answerInline` registered (under `lock`); the loop takes its own copy at start.
     private var registeredInline: (Set<String>, Handler?) = ([], nil)
@@ -733,6 +742,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Open connections (for tests and metrics).
     public var openConnections: Int { connectionCount.withLock { $0 } }
+    /// The open connections, published by the event loop for other threads; a leaf lock.
     private let connectionCount = Locked(0)
     /// Request bytes held now: every connection's heads and bodies, queued and running requests'
     /// bodies, and what running handlers reserved (`HTTPRequestContext.reserve`).

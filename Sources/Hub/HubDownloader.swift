@@ -210,8 +210,11 @@ public struct HubDownloader {
         if let token = options.token { req.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let range { req.setValue("bytes=\(range.lowerBound)-\(range.upperBound)", forHTTPHeaderField: "Range") }
         req.setValue("pairranker", forHTTPHeaderField: "User-Agent")
+        // @unchecked: the completion handler writes the box once, before `done.signal()`, and
+        // this thread reads it only after `done.wait()`.
         final class Box: @unchecked Sendable { var result: (Int, [String: String], Data)?; var error: Error? }
         let box = Box()
+        /// A one-shot completion signal: the data task's handler signals it once.
         let done = DispatchSemaphore(value: 0)
         let task = URLSession.shared.dataTask(with: req) { data, response, error in
             if let error { box.error = error } else if let http = response as? HTTPURLResponse {

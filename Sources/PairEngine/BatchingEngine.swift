@@ -1,5 +1,6 @@
 import Foundation
 import PairRanker
+import Sync
 
 /// One shared inference engine (after text-embeddings-inference's queue.rs): one owner thread
 /// holds a queue of pair sequences from every request (not of requests), cuts batches by a token
@@ -20,6 +21,9 @@ import PairRanker
 /// a leaf lock. Nothing outside this type is called while it is held: not Metrics (counters are
 /// added after unlocking), not a request's cancellation check (it may ask the HTTP layer), not the
 /// scorer.
+// @unchecked: the queue, the counters and the queued jobs' scheduling fields are only touched
+// under `cond`; a job's results are read by its caller after `Job.done` (see there); `thread`
+// is written once, in init.
 public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public struct Config: Sendable, Equatable {
         /// Tokens in one batch at most (sum of the packed sequences' lengths). Every batch pays
@@ -48,6 +52,9 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         var next = 0                     // next pair index to schedule
         var abandoned = false
         var error: Error?
+        /// A one-shot completion signal: the engine thread signals it once, after its last write
+        /// to the job (under `cond`); the one caller waits for it (in slices, to notice a
+        /// deadline or a departed client) before reading the results.
         let done = DispatchSemaphore(value: 0)
         let context: RequestContext
         let enqueued: UInt64
@@ -66,7 +73,9 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public let config: Config
     let scorer: Scorer
     let metrics: EngineMetrics?
-    private let cond = NSCondition()
+    /// Guards `jobs`, `admitted`, `queuedPairs`, `stopped` and every queued job's scheduling
+    /// fields (`next`, `remaining`, `results`, `error`, `abandoned`, timings); a leaf lock.
+    private let cond = Condition()
     private var jobs: [Job] = []          // waiting or partly scheduled, arrival order
     private var admitted = 0
     private var queuedPairs = 0
@@ -95,48 +104,48 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     deinit { shutdown() }
 
     public func shutdown() {
-        cond.lock(); stopped = true; cond.broadcast(); cond.unlock()
+        cond.withLock { stopped = true; cond.broadcast() }
     }
 
-    public var queueDepth: Int { cond.lock(); defer { cond.unlock() }; return queuedPairs }
-    public var admittedPairs: Int { cond.lock(); defer { cond.unlock() }; return admitted }
+    public var queueDepth: Int { cond.withLock { queuedPairs } }
+    public var admittedPairs: Int { cond.withLock { admitted } }
 
     // MARK: InferenceEngine
 
     /// Admits `pairs` against `Config.maxQueuePairs`; the returned admission gives them back when
     /// it goes away (and keeps the engine alive until then).
     public func admit(pairs: Int, context: RequestContext) throws -> Admission {
-        cond.lock()
-        defer { cond.unlock() }
-        guard admitted + pairs <= config.maxQueuePairs else {
-            throw EngineError.overloaded(admitted: admitted, capacity: config.maxQueuePairs, requested: pairs)
+        try cond.withLock {
+            guard admitted + pairs <= config.maxQueuePairs else {
+                throw EngineError.overloaded(admitted: admitted, capacity: config.maxQueuePairs, requested: pairs)
+            }
+            admitted += pairs
         }
-        admitted += pairs
         return Admission(pairs: pairs) { [self] n in release(pairs: n) }
     }
 
     private func release(pairs: Int) {
-        cond.lock(); admitted -= pairs; cond.unlock()
+        cond.withLock { admitted -= pairs }
     }
 
     public func evaluate(_ pairs: [PairSequence], context: RequestContext) throws -> [Float] {
         guard !pairs.isEmpty else { return [] }
         let job = Job(pairs: pairs, context: context)
-        cond.lock()
-        jobs.append(job)
-        queuedPairs += pairs.count
-        cond.signal()
-        cond.unlock()
+        cond.withLock {
+            jobs.append(job)
+            queuedPairs += pairs.count
+            cond.signal()
+        }
         // Wait in short slices so a departed client or a passed deadline is noticed promptly.
         while true {
             if job.done.wait(timeout: .now() + .milliseconds(20)) == .success { break }
             let cancelled = context.isCancelled
             guard cancelled || context.deadlinePassed else { continue }
-            cond.lock()
-            let finished = job.remaining == 0 || job.error != nil
-            let remaining = job.remaining   // read under the lock: the engine thread writes it
-            let dropped = finished ? 0 : abandon(job)
-            cond.unlock()
+            let (finished, remaining, dropped) = cond.withLock {
+                let finished = job.remaining == 0 || job.error != nil
+                // `remaining` is read under the lock: the engine thread writes it.
+                return (finished, job.remaining, finished ? 0 : abandon(job))
+            }
             if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             if finished { job.done.wait(); break }
             throw cancelled ? EngineError.cancelled : EngineError.deadlineExceeded(remaining: remaining, total: pairs.count)
@@ -167,27 +176,30 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     // MARK: the owner thread
 
     private func loop() {
-        while true {
-            cond.lock()
-            while jobs.isEmpty && !stopped { cond.wait() }
-            if stopped { cond.unlock(); return }
-            // A short wait for company, unless the budget is already full.
-            let deadline = Date(timeIntervalSinceNow: config.maxWaitMilliseconds / 1000)
-            while queuedPairs < config.maxBatchPairs && queuedTokensEstimate() < config.maxBatchTokens && !stopped {
-                if !cond.wait(until: deadline) { break }
-            }
-            let waiting = jobs
-            cond.unlock()
+        while let waiting = nextWaiting() {
             // Jobs whose client left or whose deadline passed are dropped before any of their
             // remaining pairs run. Asking is done unlocked: a context asks the HTTP layer.
             let gone = waiting.filter { $0.context.isCancelled || $0.context.deadlinePassed }
-            cond.lock()
-            let dropped = gone.reduce(0) { $0 + abandon($1) }
-            let batch = cut()
-            cond.unlock()
+            let (dropped, batch) = cond.withLock { (gone.reduce(0) { $0 + abandon($1) }, cut()) }
             if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
             guard !batch.isEmpty else { continue }
             run(batch)
+        }
+    }
+
+    /// The waiting jobs once there are some and the batch has had its short wait for company
+    /// (unless the budget is already full); nil once stopped.
+    private func nextWaiting() -> [Job]? {
+        cond.withLock {
+            while jobs.isEmpty && !stopped { cond.wait() }
+            if stopped { return nil }
+            // A short wait for company, unless the budget is already full (NaN or less: none).
+            let wait = config.maxWaitMilliseconds > 0 ? min(config.maxWaitMilliseconds, 1e9) : 0
+            let deadline = ContinuousClock.now + .nanoseconds(Int64(wait * 1e6))
+            while queuedPairs < config.maxBatchPairs && queuedTokensEstimate() < config.maxBatchTokens && !stopped {
+                if !cond.wait(until: deadline) { break }
+            }
+            return jobs
         }
     }
 
@@ -235,7 +247,14 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         metrics?.observe("pairranker_batch_tokens", Double(tokens))
         metrics?.add("pairranker_pairs_processed_total", Double(pairs.count))
         metrics?.add("pairranker_tokens_processed_total", Double(tokens))
-        cond.lock()
+        let finished = cond.withLock { record(batch, pairs: pairs, result: result, start: start, elapsed: elapsed) }
+        for j in finished { j.done.signal() }
+    }
+
+    /// Writes a batch's logits (or its failure) into its jobs (lock held); returns the jobs it
+    /// finished, for the caller to signal once the lock is released.
+    private func record(_ batch: [(Job, Int)], pairs: [PairSequence], result: Result<[Float], Error>, start: UInt64,
+                        elapsed: UInt64) -> [Job] {
         var finished: [Job] = []
         var seen = Set<ObjectIdentifier>()
         for (k, (job, index)) in batch.enumerated() {
@@ -259,7 +278,6 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
                 finished.append(job)
             }
         }
-        cond.unlock()
-        for j in finished { j.done.signal() }
+        return finished
     }
 }

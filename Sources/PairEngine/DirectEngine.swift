@@ -2,7 +2,7 @@ import Foundation
 import PairRanker
 
 /// Runs pairs straight through the model on the caller's thread.
-public final class DirectEngine: InferenceEngine, @unchecked Sendable {
+public final class DirectEngine: InferenceEngine, Sendable {
     let model: PairRankerModel
     public init(model: PairRankerModel) { self.model = model }
     /// No capacity to hold: every request is admitted, and its admission releases nothing.

@@ -5,7 +5,7 @@ import Tensors
 /// f(u, v) = W2 · tanh(W1 · [u; v] + b1) + b2, logit = mean_tasks(f(h_s, h_1) − f(h_s, h_2)).
 // Ports: llm_blender/pair_ranker/ranker.py CrossCompareReranker.head_layer / reduce (dropouts are
 // identity at inference; head_layer.1 and head_layer.4 are the two Linear layers).
-struct PairHead: @unchecked Sendable {
+struct PairHead: Sendable {
     let hidden: Int, tasks: Int
     let w1: Weight, b1: Weight, w2: Weight, b2: Weight
 

@@ -5,8 +5,10 @@ import Tensors
 import Tokenizer
 
 /// The loaded PairRanker: DeBERTa backbone + pair head, and what it needs to assemble inputs.
-/// `logits(_:)` is the one entry to the model; calls are serialised by a lock around the one
-/// workspace (the batching engine is its only caller in the server).
+/// `logits(_:)` is the one entry to the model; calls are serialised by `BLAS.exclusive`, inside
+/// which the one workspace is used (the batching engine is its only caller in the server).
+// @unchecked: every property is a `let` of a Sendable type but `headScratch`, which, like the
+// workspace's contents, is only touched inside `BLAS.exclusive` (one thread at a time).
 public final class PairRankerModel: @unchecked Sendable {
     public let directory: ModelDirectory
     public let backbone: DebertaV2Model
@@ -16,9 +18,11 @@ public final class PairRankerModel: @unchecked Sendable {
     public let unusedKeys: [String]
     public let loadSeconds: Double
     let head: PairHead
+    /// The one workspace and the head's scratch: used only inside `BLAS.exclusive`, which lets
+    /// one forward run at a time per process (so no lock of the model's own is held across a
+    /// call into DeBERTa).
     let workspace: Workspace
     private var headScratch = FloatBuffer(count: 0)
-    private let lock = NSLock()
 
     /// How the dense layers run a batch's rows (Workspace.GEMMRows): whichever keeps a pair's
     /// logit independent of the batch on the loaded OpenBLAS kernels.
@@ -67,8 +71,6 @@ public final class PairRankerModel: @unchecked Sendable {
     /// bit-identical logits.
     public func logits(_ pairs: [PairSequence]) throws -> [Float] {
         guard !pairs.isEmpty else { return [] }
-        lock.lock()
-        defer { lock.unlock() }
         var unique: [PairSequence] = []
         var slot: [PairSequence: Int] = [:]
         let index = pairs.map { p -> Int in
@@ -89,9 +91,10 @@ public final class PairRankerModel: @unchecked Sendable {
         let c = directory.backbone.hiddenSize
         let perPair = workspace.gemmRows == .perSequence
         let scratch = head.scratchRows(pairs: unique.count, perPair: perPair) * 3 * c
-        if headScratch.count < scratch { headScratch = FloatBuffer(count: scratch) }
-        // The backbone and the head's GEMM in one BLAS.exclusive section (see there).
+        // The backbone and the head's GEMM in one BLAS.exclusive section (see there), which is
+        // also what guards the workspace and `headScratch`.
         let values = try BLAS.exclusive {
+            if headScratch.count < scratch { headScratch = FloatBuffer(count: scratch) }
             // The head reads three rows per pair: the last layer computes only those (3P, C).
             let states = try backbone.forward(tokens: tokens, lengths: unique.map(\.ids.count), keepRows: rows,
                                               workspace: workspace)

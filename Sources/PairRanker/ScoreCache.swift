@@ -1,4 +1,4 @@
-import Synchronization
+import Sync
 
 /// An exact cache of pair logits: the logit of a pair sequence, keyed by the whole sequence (its
 /// token ids and pooled positions), so a repeated comparison costs no forward. RLHF pipelines
@@ -8,7 +8,7 @@ import Synchronization
 /// one the model computed for that sequence; since a sequence's logit does not depend on its
 /// batch (batch invariance), a hit returns the bits a recomputation would. Bounded: entries are
 /// evicted least-recently-used first once their accounted bytes (ids, plus a fixed per-entry
-/// overhead) pass `capacityBytes`. Thread-safe: one mutex guards the whole state, and nothing
+/// overhead) pass `capacityBytes`. Thread-safe: one lock guards the whole state, and nothing
 /// is called out while it is held.
 public final class ScoreCache: Sendable {
     public struct Stats: Sendable, Equatable {
@@ -49,7 +49,9 @@ public final class ScoreCache: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    /// Guards the index, the entries, the recency list and the stats; a leaf lock (`logits` calls
+    /// `compute` with it released).
+    private let state: Locked<State>
     public let capacityBytes: Int
 
     /// `capacityBytes` ≤ 0 makes a cache that stores nothing (every lookup a miss).
@@ -57,7 +59,7 @@ public final class ScoreCache: Sendable {
         self.capacityBytes = max(0, capacityBytes)
         var s = State()
         s.stats.capacityBytes = self.capacityBytes
-        state = Mutex(s)
+        state = Locked(s)
     }
 
     static func bytes(of key: PairSequence) -> Int { key.ids.count * MemoryLayout<Int32>.size + entryOverhead }

@@ -2,10 +2,11 @@ import Foundation
 import HTTPServer
 import PairEngine
 import RankerService
+import Sync
 
 /// The HTTP face of the service: routes, authentication, request ids, timing headers, one JSON
 /// log line per request, metrics, readiness and draining. Maps every error through APIError.
-public final class RankerHTTPApp: @unchecked Sendable {
+public final class RankerHTTPApp: Sendable {
     public struct Settings: Sendable {
         /// API key required on the inference routes and /info (as a Bearer token, the Basic
         /// password or X-API-Key); nil: no authentication.
@@ -22,38 +23,37 @@ public final class RankerHTTPApp: @unchecked Sendable {
     }
 
     public let metrics: Metrics
-    /// Fixed at init and read without a lock; what `attach` changes lives in `info` below.
+    /// Fixed at init and read without a lock; what `attach` changes lives in `state` below.
     public let settings: Settings
-    private var service: RankerService?
-    private var info: JSON
-    /// Guards `service`, `info`, `ready` and `draining`; a leaf lock (nothing is called while it
-    /// is held; see docs/architecture.md).
-    private let lock = NSLock()
-    private var ready = false
-    private var draining = false
+    struct State {
+        var ready = false, draining = false
+        var service: RankerService?
+        var info: JSON
+    }
+    /// Guards the loaded service, the /info body, readiness and draining; a leaf lock (nothing
+    /// is called while it is held; see docs/architecture.md).
+    private let guarded: Locked<State>
     private let log: Logger
 
     public init(metrics: Metrics, settings: Settings, log: @escaping @Sendable (String) -> Void) {
         self.metrics = metrics
         self.settings = settings
-        info = settings.info
+        guarded = Locked(State(info: settings.info))
         self.log = Logger(sink: log)
     }
 
     /// Installs the loaded model's service (before `setReady`); `info` is what /info answers.
     public func attach(service: RankerService, info: JSON) {
-        lock.lock()
-        self.service = service
-        self.info = info
-        lock.unlock()
+        guarded.withLock { s in
+            s.service = service
+            s.info = info
+        }
     }
 
-    public func setReady(_ value: Bool) { lock.lock(); ready = value; lock.unlock() }
-    public func beginDrain() { lock.lock(); draining = true; lock.unlock() }
-    var state: (ready: Bool, draining: Bool, service: RankerService?, info: JSON) {
-        lock.lock(); defer { lock.unlock() }
-        return (ready, draining, service, info)
-    }
+    public func setReady(_ value: Bool) { guarded.withLock { $0.ready = value } }
+    public func beginDrain() { guarded.withLock { $0.draining = true } }
+    /// A copy of the state, taken under the lock.
+    var state: State { guarded.withLock { $0 } }
 
     /// `Cache-Control: no-cache` or `no-store` (any case, among other directives) computes every
     /// pair afresh and stores nothing new, as an HTTP cache would.

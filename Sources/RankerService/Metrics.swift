@@ -1,13 +1,14 @@
 import Foundation
+import Sync
 
 /// Prometheus metrics with stable names (`pairranker_<thing>_<unit>`), rendered in the text
 /// exposition format. Thread-safe; updates are a lock and a few adds.
 ///
-/// Lock discipline (docs/architecture.md): `lock` guards the stored values only and is a leaf:
-/// nothing is called while it is held. `render` copies the values under the lock, releases it,
-/// and only then reads the gauges, whose closures take their owners' locks (the engine's): a
+/// Lock discipline (docs/architecture.md): `store`'s lock guards the stored values only and is a
+/// leaf: nothing is called while it is held. `render` copies the values under the lock, releases
+/// it, and only then reads the gauges, whose closures take their owners' locks (the engine's): a
 /// scrape that coincides with the engine updating a counter can never wait in a cycle.
-public final class Metrics: @unchecked Sendable {
+public final class Metrics: Sendable {
     struct Histogram {
         let buckets: [Double]
         var counts: [UInt64]
@@ -27,19 +28,22 @@ public final class Metrics: @unchecked Sendable {
         static func < (a: RequestKey, b: RequestKey) -> Bool { (a.route, a.status) < (b.route, b.status) }
     }
 
-    private let lock = NSLock()
-    // Guarded by `lock`:
-    private var requests: [RequestKey: UInt64] = [:]
-    private var failures: [String: UInt64] = [:]          // reason
-    private var histograms: [String: Histogram] = [:]
-    /// Request durations per route label.
-    private var durations: [String: Histogram] = [:]
-    private var counters: [String: Double] = [:]
-    private var gauges: [String: @Sendable () -> Double] = [:]
-    /// Counters whose value is read from their owner (monotonic, like the score cache's hits).
-    private var readCounters: [String: @Sendable () -> Double] = [:]
-    /// Info metrics: constant 1 with labels (pairranker_build_info).
-    private var infos: [String: [(String, String)]] = [:]
+    struct Store {
+        var requests: [RequestKey: UInt64] = [:]
+        var failures: [String: UInt64] = [:]          // reason
+        var histograms: [String: Histogram] = [:]
+        /// Request durations per route label.
+        var durations: [String: Histogram] = [:]
+        var counters: [String: Double] = [:]
+        var gauges: [String: @Sendable () -> Double] = [:]
+        /// Counters whose value is read from their owner (monotonic, like the score cache's hits).
+        var readCounters: [String: @Sendable () -> Double] = [:]
+        /// Info metrics: constant 1 with labels (pairranker_build_info).
+        var infos: [String: [(String, String)]] = [:]
+    }
+    /// Guards every stored value and the tables of gauges and read counters (not their values:
+    /// `render` reads those after releasing it); a leaf lock.
+    private let store: Locked<Store>
 
     static let seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
     static let sizes = [1.0, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -79,55 +83,54 @@ public final class Metrics: @unchecked Sendable {
     static func describe(_ name: String) -> String { help[name] ?? name.replacingOccurrences(of: "_", with: " ") }
 
     public init() {
+        var s = Store()
         for (name, buckets) in [("pairranker_queue_duration_seconds", Self.seconds),
                                 ("pairranker_inference_duration_seconds", Self.seconds), ("pairranker_batch_pairs", Self.sizes),
                                 ("pairranker_batch_tokens", Self.tokens)] {
-            histograms[name] = Histogram(buckets)
+            s.histograms[name] = Histogram(buckets)
         }
         for reason in ["validation", "overloaded", "timeout", "cancelled", "internal", "unauthorized", "not_ready", "http"] {
-            failures[reason] = 0
+            s.failures[reason] = 0
         }
-        counters["pairranker_pairs_processed_total"] = 0
-        counters["pairranker_tokens_processed_total"] = 0
-        counters["pairranker_pairs_dropped_total"] = 0
+        s.counters["pairranker_pairs_processed_total"] = 0
+        s.counters["pairranker_tokens_processed_total"] = 0
+        s.counters["pairranker_pairs_dropped_total"] = 0
+        store = Locked(s)
     }
 
     public func request(route: String, status: Int, seconds: Double) {
-        lock.lock(); defer { lock.unlock() }
-        requests[RequestKey(route: route, status: status), default: 0] &+= 1
-        durations[route, default: Histogram(Self.seconds)].observe(seconds)
+        store.withLock { s in
+            s.requests[RequestKey(route: route, status: status), default: 0] &+= 1
+            s.durations[route, default: Histogram(Self.seconds)].observe(seconds)
+        }
     }
 
-    public func failure(_ reason: String) { lock.lock(); failures[reason, default: 0] &+= 1; lock.unlock() }
+    public func failure(_ reason: String) { store.withLock { $0.failures[reason, default: 0] &+= 1 } }
 
-    public func observe(_ histogram: String, _ value: Double) {
-        lock.lock(); histograms[histogram]?.observe(value); lock.unlock()
-    }
+    public func observe(_ histogram: String, _ value: Double) { store.withLock { $0.histograms[histogram]?.observe(value) } }
 
-    public func add(_ counter: String, _ value: Double) { lock.lock(); counters[counter, default: 0] += value; lock.unlock() }
+    public func add(_ counter: String, _ value: Double) { store.withLock { $0.counters[counter, default: 0] += value } }
 
-    public func counter(_ name: String) -> Double { lock.lock(); defer { lock.unlock() }; return counters[name] ?? 0 }
+    public func counter(_ name: String) -> Double { store.withLock { $0.counters[name] ?? 0 } }
 
     /// Registers a gauge. `read` is called by `render` with no Metrics lock held; it may take its
     /// owner's lock but must not call back into Metrics.
-    public func gauge(_ name: String, _ read: @escaping @Sendable () -> Double) { lock.lock(); gauges[name] = read; lock.unlock() }
+    public func gauge(_ name: String, _ read: @escaping @Sendable () -> Double) { store.withLock { $0.gauges[name] = read } }
 
     /// Registers a counter whose value its owner keeps (read like a gauge, exported as a counter).
-    public func counter(_ name: String, read: @escaping @Sendable () -> Double) { lock.lock(); readCounters[name] = read; lock.unlock() }
+    public func counter(_ name: String, read: @escaping @Sendable () -> Double) { store.withLock { $0.readCounters[name] = read } }
 
     /// Registers an info metric: `name{labels} 1`.
-    public func info(_ name: String, labels: [(String, String)]) { lock.lock(); infos[name] = labels; lock.unlock() }
+    public func info(_ name: String, labels: [(String, String)]) { store.withLock { $0.infos[name] = labels } }
 
     /// The text exposition format: HELP and TYPE on every metric, the standard process_* metrics.
     public func render() -> String {
-        lock.lock()
-        let requests = self.requests, failures = self.failures, counters = self.counters
-        let histograms = self.histograms, durations = self.durations, gauges = self.gauges
-        let readCounters = self.readCounters, infos = self.infos
-        lock.unlock()
+        let snapshot = store.withLock { $0 }
+        let requests = snapshot.requests, failures = snapshot.failures, counters = snapshot.counters
+        let histograms = snapshot.histograms, durations = snapshot.durations, infos = snapshot.infos
         // Gauges and read counters are read after the lock is released (they take other locks).
-        let gaugeValues = gauges.sorted { $0.key < $1.key }.map { ($0.key, $0.value()) }
-        let readCounterValues = readCounters.sorted { $0.key < $1.key }.map { ($0.key, $0.value()) }
+        let gaugeValues = snapshot.gauges.sorted { $0.key < $1.key }.map { ($0.key, $0.value()) }
+        let readCounterValues = snapshot.readCounters.sorted { $0.key < $1.key }.map { ($0.key, $0.value()) }
         var out = ""
         func header(_ name: String, _ type: String) { out += "# HELP \(name) \(Self.describe(name))\n# TYPE \(name) \(type)\n" }
         header("pairranker_requests_total", "counter")

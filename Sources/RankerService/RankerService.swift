@@ -5,7 +5,7 @@ import PairRanker
 /// The API's semantics (openapi.yaml), independent of HTTP: validate a request body, plan its pair
 /// sequences, admit the whole request, score its pairs through the engine, shape the response.
 /// The CLI and the HTTP routes both call `handle`.
-public final class RankerService: @unchecked Sendable {
+public final class RankerService: Sendable {
     public enum Route: String, CaseIterable, Sendable {
         case compare = "/compare", rank = "/rank", rerank = "/rerank", rerankV1 = "/v1/rerank", rerankV2 = "/v2/rerank"
         case getReward = "/get_reward", tokenize = "/tokenize"

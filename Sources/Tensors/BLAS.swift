@@ -1,9 +1,5 @@
 import COpenBLAS
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Sync
 
 /// The one place that calls `cblas_sgemm`, so how GEMMs are called (row counts, thread count,
 /// one forward at a time: docs/model.md §5) is decided in one file. Row-major throughout.
@@ -97,21 +93,17 @@ public enum BLAS {
     /// forward's restore could leave the count at 1. So every forward, and every GEMM whose
     /// result is kept (the load-time projections), runs inside `exclusive`: one at a time per
     /// process. A server has one model whose forwards are serial anyway; this only orders
-    /// forwards of several models in one process (tests, tools). Recursive: a forward inside
-    /// the head's section is fine. The body must not wait on another thread that needs it.
+    /// forwards of several models in one process (tests, tools), and it is what guards
+    /// `PairRankerModel`'s workspace. The body must not wait on another thread that needs it.
+    ///
+    /// The one lock held while calling out (docs/architecture.md, "The lock order"): its body
+    /// is the forward itself, and takes no other lock of ours. Recursive because sections nest:
+    /// `PairRankerModel.logits` runs the backbone's forward (which takes it too) and the head's
+    /// GEMM in one section.
     public static func exclusive<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(exclusiveMutex)
-        defer { pthread_mutex_unlock(exclusiveMutex) }
-        return try body()
+        try exclusiveLock.withLock(body)
     }
 
-    nonisolated(unsafe) private static let exclusiveMutex: UnsafeMutablePointer<pthread_mutex_t> = {
-        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        var attr = pthread_mutexattr_t()
-        pthread_mutexattr_init(&attr)
-        pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
-        pthread_mutex_init(m, &attr)
-        pthread_mutexattr_destroy(&attr)
-        return m
-    }()
+    /// Guards OpenBLAS's thread count across a forward (see `exclusive`); recursive.
+    private static let exclusiveLock = Locked<Void>(recursive: true)
 }

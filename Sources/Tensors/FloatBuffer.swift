@@ -1,5 +1,8 @@
 /// An owned, 64-byte aligned, fixed-size buffer of Float. Reference type so that large weight and
 /// workspace buffers are never copied; hot loops take `pointer` and work on raw memory.
+// @unchecked: `count` and `pointer` are immutable after init; the floats behind `pointer` are
+// the caller's to share: weights are written once at load, workspace buffers by one forward at
+// a time (BLAS.exclusive), whose parallel tasks write disjoint ranges.
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>

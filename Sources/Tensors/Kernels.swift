@@ -6,6 +6,8 @@ import Darwin
 
 /// A pointer that may cross into the parallel tasks of one kernel call (each task touches its own
 /// range; the caller waits for all of them).
+// @unchecked: a pointer is not Sendable; this one only crosses into the tasks of one kernel
+// call, each of which touches its own range while the caller waits for all of them.
 public struct SharedPointer<T>: @unchecked Sendable {
     public let p: UnsafeMutablePointer<T>
     public init(_ p: UnsafeMutablePointer<T>) { self.p = p }

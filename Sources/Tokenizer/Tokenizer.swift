@@ -2,7 +2,7 @@
 /// special tokens split on the raw text, the normalizer on each remaining piece, normalized
 /// added tokens split on the normalized text, Metaspace (▁, prefix, split before each ▁), the
 /// Unigram model per word, then the `[CLS] $A [SEP]` template.
-public final class Tokenizer: @unchecked Sendable {
+public final class Tokenizer: Sendable {
     public enum PrependScheme: String, Sendable { case always, first, never }
 
     let model: UnigramModel

@@ -3,6 +3,7 @@ import Foundation
 import PairEngine
 import PairRanker
 import RankerService
+import Sync
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,35 +53,52 @@ struct BatchRank {
             FileHandle.standardError.write(Data("shard \(shard): lines \(mine.lowerBound + 1)-\(mine.upperBound) of \(lines.count)\n".utf8))
         }
         if skip > 0 { FileHandle.standardError.write(Data("resuming after line \(mine.lowerBound + skip) of \(total)\n".utf8)) }
-        // Lines are answered by a window of worker threads and written strictly in order.
-        final class State: @unchecked Sendable {
-            let cond = NSCondition()
-            var results: [Int: [UInt8]] = [:]
-            var next = 0
-            var nextToWrite = 0
+        // Lines are answered by a window of worker threads and written strictly in order. A
+        // thread files its answer under `state`'s lock; the thread that finds no writer at work
+        // becomes the writer and writes what is now contiguous with the lock released (file
+        // writes, progress), taking the lock again only to pick up what arrived meanwhile.
+        struct Answer { let bytes: [UInt8], pairs: Int }
+        struct State {
+            var results: [Int: Answer] = [:]
+            var next: Int
+            var nextToWrite: Int
             var failed: String?
-            let lines: [[UInt8]]
-            init(lines: [[UInt8]], start: Int) { self.lines = lines; next = start; nextToWrite = start }
+            /// A thread is writing (it holds the writer's role until nothing contiguous is left).
+            var writing = false
+
+            /// The answers from `nextToWrite` on that have no gap before them, in order.
+            mutating func takeContiguous() -> [Answer] {
+                var ready: [Answer] = []
+                while let r = results.removeValue(forKey: nextToWrite) {
+                    ready.append(r)
+                    nextToWrite += 1
+                }
+                return ready
+            }
         }
-        let state = State(lines: lines, start: mine.lowerBound + skip)
-        let service = self.service, failFast = self.failFast
+        let start = mine.lowerBound + skip
+        /// Guards which line is next, the answers not yet written, the first failure and the
+        /// writer's role; a leaf lock.
+        let state = Locked(State(next: start, nextToWrite: start))
+        let service = self.service, failFast = self.failFast, input = lines
         let group = DispatchGroup()
         for _ in 0..<max(1, inFlight) {
             group.enter()
             Thread {
                 defer { group.leave() }
                 while true {
-                    state.cond.lock()
-                    if state.failed != nil || state.next >= total { state.cond.unlock(); return }
-                    let k = state.next
-                    state.next += 1
-                    state.cond.unlock()
+                    let taken: Int? = state.withLock { s in
+                        if s.failed != nil || s.next >= total { return nil }
+                        defer { s.next += 1 }
+                        return s.next
+                    }
+                    guard let k = taken else { return }
                     let lineNumber = k + 1
                     var response: [UInt8]
                     var error: String?
                     let context = RequestContext(id: "line-\(lineNumber)")
                     do {
-                        response = try service.handle(.rank, body: state.lines[k], context: context).bytes
+                        response = try service.handle(.rank, body: input[k], context: context).bytes
                     } catch let e as APIError {
                         error = "line \(lineNumber): \(e.message)"
                         response = JSON.object([("line", .number(Double(lineNumber))), ("error", e.body["error"]!)]).bytes
@@ -90,30 +108,41 @@ struct BatchRank {
                         response = JSON.object([("line", .number(Double(lineNumber))),
                                                 ("error", .object([("type", .string("internal")), ("message", .string(message))]))]).bytes
                     }
-                    state.cond.lock()
-                    state.results[k] = response + [UInt8(ascii: "\n")]
-                    if let error {
-                        FileHandle.standardError.write(Data("\(error)\n".utf8))
-                        if failFast && state.failed == nil { state.failed = error }
+                    if let error { FileHandle.standardError.write(Data("\(error)\n".utf8)) }
+                    let answer = Answer(bytes: response + [UInt8(ascii: "\n")], pairs: context.pairs)
+                    var ready: [Answer] = state.withLock { s in
+                        s.results[k] = answer
+                        if let error, failFast && s.failed == nil { s.failed = error }
+                        guard !s.writing else { return [] }
+                        let ready = s.takeContiguous()
+                        s.writing = !ready.isEmpty
+                        return ready
                     }
-                    // Write everything that is now contiguous.
-                    while let r = state.results.removeValue(forKey: state.nextToWrite) {
-                        out.write(Data(r))
-                        state.nextToWrite += 1
-                        progress.step(pairs: context.pairs)
+                    // The writer's role: write, then pick up what became contiguous meanwhile.
+                    while !ready.isEmpty {
+                        for r in ready {
+                            out.write(Data(r.bytes))
+                            progress.step(pairs: r.pairs)
+                        }
+                        ready = state.withLock { s in
+                            let more = s.takeContiguous()
+                            if more.isEmpty { s.writing = false }
+                            return more
+                        }
                     }
-                    state.cond.unlock()
                 }
             }.start()
         }
         group.wait()
         progress.finish()
-        if let failed = state.failed { throw Failure(description: "stopped at the first bad line (--fail-fast): \(failed)") }
+        if let failed = state.withLock({ $0.failed }) { throw Failure(description: "stopped at the first bad line (--fail-fast): \(failed)") }
     }
 }
 
 /// A progress line on stderr: a bar with rate and ETA on a terminal, a plain line now and then
 /// otherwise.
+// @unchecked: used by one thread at a time, never locked: `BatchRank`'s writer (a role handed
+// from thread to thread under its state's lock), then `finish()` once every thread has ended.
 final class Progress: @unchecked Sendable {
     let total: Int
     var done: Int

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Sync
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,17 +24,16 @@ struct Load: ParsableCommand {
     @Option(help: "Requests at most (0: no limit).") var maxRequests = 0
     @Option(help: "Label for the report.") var label = ""
 
-    final class Stats: @unchecked Sendable {
-        let lock = NSLock()
+    struct Stats {
         var latencies: [Double] = []
         var statuses: [Int: Int] = [:]
         var pairs = 0
         var sent = 0
-        func record(_ seconds: Double, status: Int, pairs p: Int) {
-            lock.lock(); latencies.append(seconds); statuses[status, default: 0] += 1; pairs += p; lock.unlock()
+        mutating func record(_ seconds: Double, status: Int, pairs p: Int) {
+            latencies.append(seconds); statuses[status, default: 0] += 1; pairs += p
         }
         /// The index of the next request to send, or nil past the limit.
-        func take(limit: Int) -> Int? { lock.lock(); defer { lock.unlock() }; if limit > 0 && sent >= limit { return nil }; sent += 1; return sent - 1 }
+        mutating func take(limit: Int) -> Int? { if limit > 0 && sent >= limit { return nil }; sent += 1; return sent - 1 }
     }
 
     func run() throws {
@@ -46,7 +46,8 @@ struct Load: ParsableCommand {
         let requests = payloads.map { p in
             Array("POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(p.utf8.count)\r\n\r\n\(p)".utf8)
         }
-        let stats = Stats()
+        /// Guards the counts every connection thread adds to; a leaf lock.
+        let stats = Locked(Stats())
         let end = Date().addingTimeInterval(duration)
         let start = Date()
         let limit = maxRequests
@@ -61,34 +62,40 @@ struct Load: ParsableCommand {
         }
         let interval = gap
         let group = DispatchGroup()
-        final class Schedule: @unchecked Sendable { let lock = NSLock(); var next = Date() }
-        let schedule = Schedule()
+        /// Guards the next send time of constant-rate mode; a leaf lock.
+        let schedule = Locked(Date())
         for _ in 0..<workers {
             group.enter()
             let t = Thread { [host, port] in
                 defer { group.leave() }
                 var conn: LoadConnection?
-                while Date() < end, let k = stats.take(limit: limit) {
+                while Date() < end, let k = stats.withLock({ $0.take(limit: limit) }) {
                     let request = requests[k % requests.count]
                     if interval > 0 {
-                        schedule.lock.lock()
-                        let due = schedule.next
-                        schedule.next = due.addingTimeInterval(interval)
-                        schedule.lock.unlock()
+                        let due = schedule.withLock { next in
+                            defer { next = next.addingTimeInterval(interval) }
+                            return next
+                        }
                         let wait = due.timeIntervalSinceNow
                         if wait > 0 { Thread.sleep(forTimeInterval: wait) }
                         if Date() >= end { break }
                     }
                     if conn == nil { conn = try? LoadConnection(host: host, port: port) }
-                    guard let c = conn else { stats.record(0, status: -1, pairs: 0); Thread.sleep(forTimeInterval: 0.01); continue }
+                    guard let c = conn else {
+                        stats.withLock { $0.record(0, status: -1, pairs: 0) }
+                        Thread.sleep(forTimeInterval: 0.01)
+                        continue
+                    }
                     let t0 = Date()
                     if let (status, body) = c.roundTrip(request) {
                         var pairs = 0
                         if let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
                            let usage = obj["usage"] as? [String: Any], let p = usage["pairs"] as? Int { pairs = p }
-                        stats.record(Date().timeIntervalSince(t0), status: status, pairs: pairs)
+                        let seconds = Date().timeIntervalSince(t0)
+                        stats.withLock { $0.record(seconds, status: status, pairs: pairs) }
                     } else {
-                        stats.record(Date().timeIntervalSince(t0), status: -1, pairs: 0)
+                        let seconds = Date().timeIntervalSince(t0)
+                        stats.withLock { $0.record(seconds, status: -1, pairs: 0) }
                         conn = nil
                     }
                 }
@@ -97,11 +104,12 @@ struct Load: ParsableCommand {
         }
         group.wait()
         let elapsed = Date().timeIntervalSince(start)
-        let ok = stats.latencies.sorted()
+        let done = stats.withLock { $0 }
+        let ok = done.latencies.sorted()
         func pct(_ p: Double) -> Double { ok.isEmpty ? 0 : ok[min(ok.count - 1, Int((p * Double(ok.count)).rounded(.up)) - 1)] * 1000 }
-        let errors = stats.statuses.filter { $0.key != 200 }.values.reduce(0, +)
-        let statuses = stats.statuses.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
-        print(#"{"label":"\#(label)","mode":"\#(rate == nil ? "concurrency" : "rate")","concurrency":\#(workers),"rate":\#(rate ?? 0),"seconds":\#(String(format: "%.2f", elapsed)),"requests":\#(ok.count),"errors":\#(errors),"statuses":{\#(statuses)},"requests_per_second":\#(String(format: "%.3f", Double(ok.count) / elapsed)),"pairs_per_second":\#(String(format: "%.3f", Double(stats.pairs) / elapsed)),"p50_ms":\#(String(format: "%.1f", pct(0.5))),"p95_ms":\#(String(format: "%.1f", pct(0.95))),"p99_ms":\#(String(format: "%.1f", pct(0.99)))}"#)
+        let errors = done.statuses.filter { $0.key != 200 }.values.reduce(0, +)
+        let statuses = done.statuses.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+        print(#"{"label":"\#(label)","mode":"\#(rate == nil ? "concurrency" : "rate")","concurrency":\#(workers),"rate":\#(rate ?? 0),"seconds":\#(String(format: "%.2f", elapsed)),"requests":\#(ok.count),"errors":\#(errors),"statuses":{\#(statuses)},"requests_per_second":\#(String(format: "%.3f", Double(ok.count) / elapsed)),"pairs_per_second":\#(String(format: "%.3f", Double(done.pairs) / elapsed)),"p50_ms":\#(String(format: "%.1f", pct(0.5))),"p95_ms":\#(String(format: "%.1f", pct(0.95))),"p99_ms":\#(String(format: "%.1f", pct(0.99)))}"#)
     }
 }
 

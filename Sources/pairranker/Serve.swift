@@ -7,6 +7,7 @@ import PairEngine
 import PairRanker
 import RankerHTTP
 import RankerService
+import Sync
 import Tensors
 
 /// `pairranker serve`. Each setting is declared once, in `ServeSetting.all` (flag, environment
@@ -172,14 +173,19 @@ struct Serve: ParsableCommand {
     /// SIGTERM, SIGINT and SIGHUP all start a graceful drain. SIGHUP is not ignored: a closed
     /// terminal or a supervisor's hang-up still stops the server, but without losing the
     /// requests in flight (its default action killed the process at once).
+    // @unchecked only for `sources` (Dispatch's sources are not Sendable): `drainSignals()`
+    // fills it before it returns the object, and nothing touches it after.
     final class DrainSignals: @unchecked Sendable {
+        /// A one-shot completion signal: `fire` signals it once, for the first signal to arrive;
+        /// `wait` waits for it.
         private let semaphore = DispatchSemaphore(value: 0)
-        private let lock = NSLock()
-        private var first: String?
+        /// Guards the first signal's name; a leaf lock.
+        private let first = Locked<String?>(nil)
+        /// The signal sources, kept here so they live as long as this object.
         fileprivate var sources: [DispatchSourceSignal] = []
 
         fileprivate func fire(_ name: String) {
-            let isFirst: Bool = lock.withLock {
+            let isFirst: Bool = first.withLock { first in
                 if first != nil { return false }
                 first = name
                 return true
@@ -190,7 +196,7 @@ struct Serve: ParsableCommand {
         /// Blocks until one of the signals arrives; returns its name.
         func wait() -> String {
             semaphore.wait()
-            return lock.withLock { first ?? "" }
+            return first.withLock { $0 ?? "" }
         }
     }
 
