@@ -19,8 +19,8 @@ import Sync
 ///
 /// Lock discipline (docs/architecture.md): `cond` guards the queue and the counters below and is
 /// a leaf lock. Nothing outside this type is called while it is held: not Metrics (counters are
-/// added after unlocking), not a request's cancellation check (it may ask the HTTP layer), not the
-/// scorer.
+/// added after unlocking), not a request's cancellation check (it takes the context's lock), not
+/// the scorer.
 // @unchecked: the queue, the counters and the queued jobs' scheduling fields are only touched
 // under `cond`; a job's results are read by its caller after `Job.done` (see there); `thread`
 // is written once, in init.
@@ -52,9 +52,10 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
         var next = 0                     // next pair index to schedule
         var abandoned = false
         var error: Error?
-        /// A one-shot completion signal: the engine thread signals it once, after its last write
-        /// to the job (under `cond`); the one caller waits for it (in slices, to notice a
-        /// deadline or a departed client) before reading the results.
+        /// The caller's wake-up: the engine thread signals it once, after its last write to the
+        /// job (under `cond`), and the request's context signals it when the client leaves. The
+        /// one caller waits on it (until the deadline) and reads whether the job finished under
+        /// `cond`, so a stray signal is harmless.
         let done = DispatchSemaphore(value: 0)
         let context: RequestContext
         let enqueued: UInt64
@@ -136,19 +137,26 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
             queuedPairs += pairs.count
             cond.signal()
         }
-        // Wait in short slices so a departed client or a passed deadline is noticed promptly.
+        // Woken by the engine when the job finishes, or by the context when the client leaves;
+        // otherwise the wait ends at the deadline. Nothing is polled.
+        let done = job.done
+        context.whenCancelled { done.signal() }
         while true {
-            if job.done.wait(timeout: .now() + .milliseconds(20)) == .success { break }
+            let until = context.deadline.map { DispatchTime(uptimeNanoseconds: $0) } ?? .distantFuture
+            let woke = job.done.wait(timeout: until) == .success
             let cancelled = context.isCancelled
-            guard cancelled || context.deadlinePassed else { continue }
             let (finished, remaining, dropped) = cond.withLock {
                 let finished = job.remaining == 0 || job.error != nil
-                // `remaining` is read under the lock: the engine thread writes it.
-                return (finished, job.remaining, finished ? 0 : abandon(job))
+                // `remaining` is read under the lock: the engine thread writes it. A job that is
+                // neither finished, cancelled nor past its deadline keeps its pairs (a stray
+                // wake-up: the cancellation signal of a job that finished first).
+                let give = !finished && (cancelled || context.deadlinePassed || !woke)
+                return (finished, job.remaining, give ? abandon(job) : 0)
             }
             if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }
-            if finished { job.done.wait(); break }
-            throw cancelled ? EngineError.cancelled : EngineError.deadlineExceeded(remaining: remaining, total: pairs.count)
+            if finished { break }
+            if cancelled { throw EngineError.cancelled }
+            if context.deadlinePassed || !woke { throw EngineError.deadlineExceeded(remaining: remaining, total: pairs.count) }
         }
         if let e = job.error { throw e }
         let now = DispatchTime.now().uptimeNanoseconds
@@ -178,7 +186,7 @@ public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     private func loop() {
         while let waiting = nextWaiting() {
             // Jobs whose client left or whose deadline passed are dropped before any of their
-            // remaining pairs run. Asking is done unlocked: a context asks the HTTP layer.
+            // remaining pairs run (asked unlocked: a context takes its own lock).
             let gone = waiting.filter { $0.context.isCancelled || $0.context.deadlinePassed }
             let (dropped, batch) = cond.withLock { (gone.reduce(0) { $0 + abandon($1) }, cut()) }
             if dropped > 0 { metrics?.add(Self.droppedMetric, Double(dropped)) }

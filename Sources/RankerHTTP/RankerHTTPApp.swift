@@ -123,7 +123,9 @@ public final class RankerHTTPApp: Sendable {
         let timeout = Result { Self.postRoutes[path] == nil ? nil : try Self.timeout(request.header("x-request-timeout")) }
         let seconds = min((try? timeout.get()) ?? settings.requestTimeout, settings.requestTimeout)
         let context = RequestContext(id: id, deadline: Self.deadline(start: start, seconds: seconds),
-                                     useCache: !Self.bypassesCache(request.header("cache-control")), cancelled: { http.isCancelled })
+                                     useCache: !Self.bypassesCache(request.header("cache-control")))
+        // A departed client reaches the engine as a signal (the event loop calls this), not a poll.
+        http.whenCancelled { context.cancel() }
         var response: HTTPResponse
         var routeLabel = path
         do {

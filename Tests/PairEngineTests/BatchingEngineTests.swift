@@ -68,16 +68,8 @@ import Testing
         defer { engine.shutdown() }
         DispatchQueue.global().async { _ = try? engine.evaluate(Self.pairs(2, tag: 1), context: RequestContext(id: "x")) }
         fake.entered.wait()
-        final class Flag: @unchecked Sendable {
-            let lock = NSLock()
-            private var value = false
-            var gone: Bool {
-                get { lock.lock(); defer { lock.unlock() }; return value }
-                set { lock.lock(); value = newValue; lock.unlock() }
-            }
-        }
-        let flag = Flag()
-        let ctx = RequestContext(id: "leaver", cancelled: { flag.gone })
+        // No deadline: only the cancellation signal can end the wait (nothing polls).
+        let ctx = RequestContext(id: "leaver")
         let result = DispatchSemaphore(value: 0)
         final class Box: @unchecked Sendable { var error: EngineError? }  // written before result.signal(), read after wait()
         let box = Box()
@@ -86,9 +78,12 @@ import Testing
             result.signal()
         }
         Thread.sleep(forTimeInterval: 0.05)
-        flag.gone = true
+        let signalled = DispatchTime.now().uptimeNanoseconds
+        ctx.cancel()
         result.wait()
         #expect(box.error == .cancelled)
+        // Signalled: the waiter returns as soon as it is told, not at the next poll.
+        #expect(DispatchTime.now().uptimeNanoseconds - signalled < 500_000_000)
         fake.holding = false
         fake.gate.signal()
         Thread.sleep(forTimeInterval: 0.05)
