@@ -101,7 +101,7 @@ DROPOUT = 0.0
 
 # Held-out instances written to trained_instances.jsonl, and how many of them get goldens.
 HELD_OUT = 2200
-GOLDEN_INSTANCES = 24
+GOLDEN_INSTANCES = 50
 EVAL_INSTANCES = 500   # the first ones: the held-out metrics (all 2200 would take as long as training)
 MAX_CORRUPTIONS = 5
 MIN_WORDS, SPAN_WORDS = 8, 52   # source words: 8 + 52 u^2, u uniform in [0, 1)
@@ -253,8 +253,19 @@ def build(tiny: Path, work: Path):
     return backbone_dir, tok, collator, ranker
 
 
-def train(ranker, collator, probe=(), log_every=50):
+def training_batches():
+    """The training instances, step by step (also replayed without training, for the check that
+    no held-out source was trained on)."""
     rng = random.Random(SEED + 1)
+    for step in range(STEPS):
+        # One candidate count per batch (the collator stacks them) and similar lengths (the
+        # batch is padded to its longest pair).
+        n_c = rng.choice([3, 4, 5])
+        base = draw_length(rng, curriculum_span(step))
+        yield [make_instance(rng, n_c, max(8, base + rng.randint(-3, 3))) for _ in range(INSTANCES_PER_STEP)]
+
+
+def train(ranker, collator, probe=(), log_every=50):
     no_decay = [p for n, p in ranker.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
     decay = [p for n, p in ranker.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
@@ -266,12 +277,7 @@ def train(ranker, collator, probe=(), log_every=50):
     ranker.train()
     t0 = time.time()
     run_loss, run_n = 0.0, 0
-    for step in range(STEPS):
-        # One candidate count per batch (the collator stacks them) and similar lengths (the
-        # batch is padded to its longest pair).
-        n_c = rng.choice([3, 4, 5])
-        base = draw_length(rng, curriculum_span(step))
-        insts = [make_instance(rng, n_c, max(8, base + rng.randint(-3, 3))) for _ in range(INSTANCES_PER_STEP)]
+    for step, insts in enumerate(training_batches()):
         sources.update((i["instruction"] or "") + i["input"] for i in insts)
         batch = collator([{"source": (i["instruction"] or "") + i["input"], "candidates": i["candidates"],
                            "scores": [[-float(k)] for k in i["corruptions"]]} for i in insts])
@@ -467,6 +473,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "Tests" / "Fixtures"))
     ap.add_argument("--steps", type=int, default=STEPS, help="training steps (a shorter run is for trying things out)")
+    ap.add_argument("--from-saved", action="store_true",
+                    help="no training: load OUT/trained-pair-ranker/model.safetensors and rewrite the goldens, "
+                         "the instances and TRAINING.json from it")
     args = ap.parse_args()
     globals()["STEPS"] = args.steps
     out = Path(args.out)
@@ -480,12 +489,19 @@ def main():
         backbone_dir, tok, collator, ranker = build(tiny, work)
         n_params = sum(p.numel() for p in ranker.parameters())
         print(f"model: {n_params} parameters; source words {len(SOURCE_WORDS)}, noise words {len(NOISE_WORDS)}")
-        train_sources, train_seconds = train(ranker, collator, probe=held_out[EVAL_INSTANCES:EVAL_INSTANCES + 30])
+        model_dir = out / "trained-pair-ranker"
+        if args.from_saved:
+            missing, unexpected = safetensors.torch.load_model(ranker, str(model_dir / "model.safetensors"))
+            assert not missing and not unexpected, (missing, unexpected)
+            ranker.eval()
+            train_sources = {(i["instruction"] or "") + i["input"] for b in training_batches() for i in b}
+            train_seconds = 0.0
+        else:
+            train_sources, train_seconds = train(ranker, collator, probe=held_out[EVAL_INSTANCES:EVAL_INSTANCES + 30])
+            save(ranker, tiny, model_dir)
         overlap = sum((i["instruction"] or "") + i["input"] in train_sources for i in held_out)
         assert overlap == 0, f"{overlap} held-out sources were also trained on"
 
-        model_dir = out / "trained-pair-ranker"
-        save(ranker, tiny, model_dir)
         blender = load_blender(model_dir, backbone_dir, work)
 
         # The reloaded model must be the trained one.
@@ -520,7 +536,11 @@ def main():
                                "source": tok.source_prefix_id, "candidate1": tok.cand1_prefix_id,
                                "candidate2": tok.cand2_prefix_id, "candidate": tok.cand_prefix_id},
                "instances": records}
-        (gold / "trained_logits.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+        # One instance per line: indent=1 would put every id on a line of its own (3x the size).
+        head = json.dumps({k: v for k, v in doc.items() if k != "instances"}, ensure_ascii=False)[:-1]
+        body = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+        (gold / "trained_logits.json").write_text(head + ', "instances": [\n' + body + "\n]}\n")
+        assert json.loads((gold / "trained_logits.json").read_text()) == json.loads(json.dumps(doc))
 
         training = {
             "versions": versions(),
