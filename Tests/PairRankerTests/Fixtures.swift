@@ -33,6 +33,15 @@ enum Fixtures {
         return try! JSONDecoder().decode(Pairs.self, from: data)
     }()
 
+    /// scripts/reference/train_preference_fixture.py: a PairRanker trained on a synthetic
+    /// preference task (decisive logits), and the first held-out instances in the shape of pairs.json.
+    static let trainedModelDir = root.appendingPathComponent("trained-pair-ranker").path
+
+    static let trainedPairs: Pairs = {
+        let data = try! Data(contentsOf: root.appendingPathComponent("goldens/trained_logits.json"))
+        return try! JSONDecoder().decode(Pairs.self, from: data)
+    }()
+
     struct AggregationCase: Decodable { let matrix: [[Float]]; let scores: [Float]; let ranks: [Int] }
     struct TieCase: Decodable { let scores: [Float]; let ranks: [Int] }
     struct Aggregation: Decodable { let matrices: [AggregationCase]; let ties: [TieCase] }
