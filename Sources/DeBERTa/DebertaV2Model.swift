@@ -23,12 +23,18 @@ public final class DebertaV2Model: Sendable {
     public let precision: Precision
 
     /// Loads the backbone from `weights` (scoped at the backbone prefix, e.g. `pretrained_model`).
-    /// `precision` int8 needs a kernel this CPU runs and a hidden size that is a multiple of 16.
+    /// `precision` int8 needs a kernel this CPU runs, a hidden size that is a multiple of 16 and
+    /// layer widths below 65,536 (checked before any weight is read).
     public init(weights: WeightLoader, config: DebertaV2Config, maxLength: Int = 512, precision: Precision = .fp32) throws {
         if case let .int8(kernel) = precision {
             guard kernel.isSupported else { throw DebertaError.int8Unsupported }
             guard config.hiddenSize % 16 == 0 else {
                 throw DebertaError.config(path: "config.json", message: "precision int8 needs hidden_size a multiple of 16, not \(config.hiddenSize)")
+            }
+            // The int32 sums stay exact below 66,000 inputs (k · 255 · 127 < 2³¹): a wider layer
+            // from a crafted config is refused here, before anything is loaded or quantized.
+            for (key, k) in [("hidden_size", config.hiddenSize), ("intermediate_size", config.intermediateSize)] where k >= 65_536 {
+                throw DebertaError.config(path: "config.json", message: "precision int8 needs \(key) below 65536, not \(k)")
             }
         }
         self.precision = precision

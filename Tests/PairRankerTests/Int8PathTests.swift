@@ -1,3 +1,4 @@
+import Checkpoints
 import DeBERTa
 import Foundation
 import Tensors
@@ -81,5 +82,22 @@ import Testing
         }
         print("int8 vs fp32 on the fixture: worst per-layer relative error \(worst)")
         #expect(worst < 0.05)
+    }
+
+    @Test("a crafted config too wide or misaligned for int8 is refused by name before any weight is read")
+    func craftedConfig() throws {
+        guard let kernel = Self.kernel else { return }
+        let dir = try ModelDirectory(path: Fixtures.modelDir)
+        let weights = WeightLoader(try Checkpoint(path: dir.checkpointPath)).scoped(ModelDirectory.backbonePrefix)
+        for (key, value) in [("intermediate_size", 70_000), ("hidden_size", 65_536 + 64), ("hidden_size", 72)] {
+            var config = dir.backbone
+            if key == "hidden_size" { config.hiddenSize = value } else { config.intermediateSize = value }
+            do {
+                _ = try DebertaV2Model(weights: weights, config: config, precision: .int8(kernel))
+                Issue.record("\(key) = \(value) loaded under int8")
+            } catch let e as DebertaError {
+                #expect(e.description.contains(key) && e.description.contains(String(value)), "\(e)")
+            }
+        }
     }
 }

@@ -16,8 +16,10 @@ The same sequence runs against two servers started one after the other from the 
 and served from the cache (usage.cached), and checks that every response's numbers are the same
 in both runs (the cache is exact). Standard library only.
 """
-import argparse, http.client, json, os, random, socket, subprocess, sys, time
+import argparse, http.client, json, os, random, sys, time
 from pathlib import Path
+
+import serving
 
 root = Path(__file__).resolve().parents[2]
 ap = argparse.ArgumentParser()
@@ -58,15 +60,9 @@ def workload(ranked):
         yield "rank", {"input": p["input"], "candidates": c}
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
 def run(cache_mb):
-    port = free_port()
-    server = subprocess.Popen([binary, "serve", "--model", args.model, "--port", str(port), "--threads", str(args.threads),
-                               "--precision", args.precision, "--cache-mb", str(cache_mb)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = serving.start(binary, ["--model", args.model, "--threads", str(args.threads),
+                                          "--precision", args.precision, "--cache-mb", str(cache_mb)])
 
     def post(path, body):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
@@ -79,16 +75,6 @@ def run(cache_mb):
         return json.loads(data)
 
     try:
-        for _ in range(600):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5); c.request("GET", "/ready")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        else:
-            sys.exit("the server did not become ready")
         ranks, answers, computed, cached = {}, [], 0, 0
         start = time.perf_counter()
         for k, (route, body) in enumerate(workload(lambda i: ranks[i])):
@@ -101,8 +87,7 @@ def run(cache_mb):
         return {"seconds": time.perf_counter() - start, "pairs_computed": computed, "pairs_cached": cached,
                 "requests": len(answers)}, answers
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        serving.stop(server)
 
 
 with_cache, a = run(args.cache_mb)

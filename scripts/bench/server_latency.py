@@ -11,8 +11,10 @@ and --requests warm, sequential requests to one running server with `Cache-Contr
 Also reports the server's own `x-queue-time` / `x-inference-time` headers. Ratios are per round
 (bench and server measured back to back), median over rounds. Standard library only.
 """
-import argparse, http.client, json, os, random, socket, statistics, subprocess, sys, time
+import argparse, http.client, json, os, random, statistics, subprocess, sys, time
 from pathlib import Path
+
+import serving
 
 root = Path(__file__).resolve().parents[2]
 ap = argparse.ArgumentParser()
@@ -27,13 +29,7 @@ args = ap.parse_args()
 binary = str(root / ".build/release/pairranker")
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-port = free_port()
-server = subprocess.Popen([binary, "serve", "--model", args.model, "--port", str(port), "--threads", str(args.threads),
-                           "--precision", args.precision], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+server, port = serving.start(binary, ["--model", args.model, "--threads", str(args.threads), "--precision", args.precision])
 
 
 def request(method, path, body=None, headers=None):
@@ -49,15 +45,6 @@ def request(method, path, body=None, headers=None):
 
 
 try:
-    for _ in range(600):
-        try:
-            if request("GET", "/ready")[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.2)
-    else:
-        sys.exit("the server did not become ready")
     rng = random.Random(5)
     words = [w for w in "time river stone light paper garden music window answer number reason simple".split()]
 
@@ -109,5 +96,4 @@ try:
     if args.json:
         Path(args.json).write_text(json.dumps({"precision": args.precision, "threads": args.threads, "cases": results}, indent=1))
 finally:
-    server.terminate()
-    server.wait(timeout=60)
+    serving.stop(server)

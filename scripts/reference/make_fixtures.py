@@ -101,17 +101,19 @@ def train_spm(work: Path) -> Path:
     return Path(str(prefix) + ".model")
 
 
-def backbone_config(vocab_size: int) -> DebertaV2Config:
-    # Every deberta-v3-large switch on, small sizes.
+def backbone_config(vocab_size: int, hidden: int = 64, layers: int = 3, heads: int = 4, intermediate: int = 128,
+                    dropout: float = 0.1) -> DebertaV2Config:
+    # Every deberta-v3-large switch on, small sizes (the tiny fixture's by default;
+    # train_preference_fixture.py passes its own).
     return DebertaV2Config(
         vocab_size=vocab_size,
-        hidden_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=128,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
         hidden_act="gelu",
-        hidden_dropout_prob=0.1,
-        attention_probs_dropout_prob=0.1,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
         max_position_embeddings=512,
         type_vocab_size=0,
         initializer_range=0.02,

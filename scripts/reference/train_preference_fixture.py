@@ -102,6 +102,7 @@ from llm_blender.pair_ranker.ranker import CrossCompareReranker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import WORDS  # noqa: E402
+import make_fixtures  # noqa: E402  (the shared backbone config)
 
 SEED = 20261207
 SOURCE_MAX = 128
@@ -213,28 +214,8 @@ def versions():
 
 def backbone_config(vocab_size: int) -> DebertaV2Config:
     # The tiny fixture's switches (those of deberta-v3-large), a little larger.
-    return DebertaV2Config(
-        vocab_size=vocab_size,
-        hidden_size=HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        intermediate_size=INTERMEDIATE,
-        hidden_act="gelu",
-        hidden_dropout_prob=DROPOUT,
-        attention_probs_dropout_prob=DROPOUT,
-        max_position_embeddings=512,
-        type_vocab_size=0,
-        initializer_range=0.02,
-        layer_norm_eps=1e-7,
-        relative_attention=True,
-        max_relative_positions=-1,
-        position_buckets=256,
-        norm_rel_ebd="layer_norm",
-        share_att_key=True,
-        pos_att_type=["p2c", "c2p"],
-        position_biased_input=False,
-        pad_token_id=0,
-    )
+    return make_fixtures.backbone_config(vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS,
+                                         intermediate=INTERMEDIATE, dropout=DROPOUT)
 
 
 TOKENIZER_FILES = ["added_tokens.json", "special_tokens_map.json", "spm.model", "tokenizer.json",
