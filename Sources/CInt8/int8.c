@@ -1,5 +1,6 @@
 // pairranker's int8 GEMM: weights packed once per output channel (s8), activations quantized per
-// row (u8 with a zero point), VPDPBUSD accumulating four u8 x s8 products into each s32 lane.
+// row (u8 with a zero point), VPDPBUSD (or AMX's TDPBUSD) accumulating four u8 x s8 products into
+// each s32 lane.
 // The sums are exact (|sum| <= k * 255 * 127 < 2^31 for k < 66,000), so a row's result never
 // depends on which other rows or threads share the call. docs/model.md, "The int8 path".
 #include "CInt8.h"
@@ -8,11 +9,14 @@
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define ATTR512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 #define ATTR256VEX __attribute__((target("avx2,fma,avxvnni")))
 #define ATTR256EVEX __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni")))
 #define ATTRAVX2 __attribute__((target("avx2,fma")))
+#define ATTRAMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define INLINE static inline __attribute__((always_inline))
 
 static int round_up(int x, int m) { return (x + m - 1) / m * m; }
@@ -30,6 +34,22 @@ static unsigned long long xgetbv0(void) {
     return ((unsigned long long)hi << 32) | lo;
 }
 
+// Linux hands the 8 KB of tile data state only to a process that asks for it (arch_prctl
+// ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA); the grant is process-wide. It says no, for example,
+// where a thread's signal stack is too small for the larger signal frame: then AMX is not used.
+// The first answer is kept; racing first calls both ask and get the same answer.
+static int amx_permitted(void) {
+    static volatile int answer = -1;
+    if (answer < 0) {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+        answer = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+        answer = 0;
+#endif
+    }
+    return answer;
+}
+
 int pr_int8_isa_supported(int isa) {
     unsigned int a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -42,6 +62,7 @@ int pr_int8_isa_supported(int isa) {
     int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     int avx512vnni = (c >> 11) & 1;
     int avx512 = zmm_os && avx2 && avx512f && avx512bw && avx512vl && avx512vnni;
+    int amx = (d >> 24) & 1 && (d >> 25) & 1;   // AMX-TILE, AMX-INT8
     unsigned int a1 = 0, b1, c1, d1;
     int avxvnni = 0;
     if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) avxvnni = (a1 >> 4) & 1;
@@ -49,11 +70,13 @@ int pr_int8_isa_supported(int isa) {
     case PR_INT8_AVX512VNNI:
     case PR_INT8_AVX512VNNI_YMM: return avx512;
     case PR_INT8_AVXVNNI: return avx2 && avxvnni;
+    case PR_INT8_AMX: return avx512 && amx && (xcr0 & 0x60000) == 0x60000 && amx_permitted();   // XTILECFG, XTILEDATA
     default: return 0;
     }
 }
 
 int pr_int8_isa(void) {
+    if (pr_int8_isa_supported(PR_INT8_AMX)) return PR_INT8_AMX;
     if (pr_int8_isa_supported(PR_INT8_AVX512VNNI)) return PR_INT8_AVX512VNNI;
     if (pr_int8_isa_supported(PR_INT8_AVXVNNI)) return PR_INT8_AVXVNNI;
     return PR_INT8_NONE;
@@ -198,7 +221,7 @@ ATTRAVX2 static void quantize_avx2(const float *x, int rows, int k, int ldx, uin
 }
 
 void pr_int8_quantize(int isa, const float *x, int rows, int k, int ldx, uint8_t *q, int ldq, float *scale, int32_t *zero) {
-    if (isa == PR_INT8_AVX512VNNI || isa == PR_INT8_AVX512VNNI_YMM) quantize_512(x, rows, k, ldx, q, ldq, scale, zero);
+    if (isa == PR_INT8_AVX512VNNI || isa == PR_INT8_AVX512VNNI_YMM || isa == PR_INT8_AMX) quantize_512(x, rows, k, ldx, q, ldq, scale, zero);
     else if (isa == PR_INT8_AVXVNNI) quantize_avx2(x, rows, k, ldx, q, ldq, scale, zero);
     else quantize_c(x, rows, k, ldx, q, ldq, scale, zero);
 }
@@ -317,11 +340,101 @@ ATTR512 static void gemm512(const uint8_t *q, int ldq, const float *xscale, cons
 DEFINE_GEMM256(gemm256_vex, ATTR256VEX, DPBUSD_VEX)
 DEFINE_GEMM256(gemm256_evex, ATTR256EVEX, DPBUSD_EVEX)
 
+// ---------------------------------------------------------------------------------------------
+// AMX kernel: TDPBUSD on tiles of 16 rows x 64 bytes, the same u8 x s8 -> s32 sums as VPDPBUSD
+// (exact, no saturation), so its outputs are the 512-bit kernel's bits. 16 groups of 4 inputs of
+// a block of 16 channels are 1 KB of the packing above, contiguous: one B tile (row stride 64).
+// An A tile is 16 rows of q (stride ldq) and 64 of its columns. Tiles: C 0-3 (32 rows x 32
+// channels), A 4-5, B 6-7. Needs kpad % 64 == 0 (the dispatcher sends other widths to the 512-bit
+// kernel) and q padded to a multiple of 16 rows (PR_INT8_ROW_MULTIPLE is one).
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+// The 512-bit kernel's epilogue, instruction for instruction, from a block of sums (row stride 32).
+INLINE ATTRAMX void amx_epilogue(const int32_t *sums, int nrows, int nblocks, const float *xscale, const int32_t *xzero,
+                                 const float *wscale, const int32_t *wsum, const float *bias, int n, int blk, float *y,
+                                 int ldy) {
+    for (int r = 0; r < nrows; r++) {
+        __m512 xs = _mm512_set1_ps(xscale[r]);
+        __m512i z = _mm512_set1_epi32(xzero[r]);
+        for (int v = 0; v < nblocks; v++) {
+            int o = (blk + v) * 16;
+            __m512 s = _mm512_mul_ps(xs, _mm512_loadu_ps(wscale + o));
+            __m512i zc = _mm512_mullo_epi32(z, _mm512_loadu_si512((const void *)(wsum + o)));
+            __m512i acc = _mm512_load_si512((const void *)(sums + r * 32 + v * 16));
+            __m512 c = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, zc));
+            __m512 bv = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps();
+            store512(y + (size_t)r * ldy + o, o, n, _mm512_fmadd_ps(c, s, bv));
+        }
+    }
+}
+
+// One block of 32 rows (16: TWO_ROWS 0) by 32 channels (16: TWO_BLOCKS 0) over the whole depth.
+#define AMX_BLOCK(TWO_ROWS, TWO_BLOCKS)                                                   \
+    do {                                                                                  \
+        _tile_zero(0);                                                                    \
+        if (TWO_BLOCKS) _tile_zero(1);                                                    \
+        if (TWO_ROWS) _tile_zero(2);                                                      \
+        if (TWO_ROWS && TWO_BLOCKS) _tile_zero(3);                                        \
+        for (int t = 0; t < kt; t++) {                                                    \
+            _tile_loadd(4, a0 + 64 * t, ldq);                                             \
+            _tile_loadd(6, w0 + (size_t)t * 1024, 64);                                    \
+            if (TWO_BLOCKS) _tile_loadd(7, w1 + (size_t)t * 1024, 64);                    \
+            _tile_dpbusd(0, 4, 6);                                                        \
+            if (TWO_BLOCKS) _tile_dpbusd(1, 4, 7);                                        \
+            if (TWO_ROWS) {                                                               \
+                _tile_loadd(5, a1 + 64 * t, ldq);                                         \
+                _tile_dpbusd(2, 5, 6);                                                    \
+                if (TWO_BLOCKS) _tile_dpbusd(3, 5, 7);                                    \
+            }                                                                             \
+        }                                                                                 \
+        _tile_stored(0, sums, 128);                                                       \
+        if (TWO_BLOCKS) _tile_stored(1, sums + 16, 128);                                  \
+        if (TWO_ROWS) _tile_stored(2, sums + 16 * 32, 128);                               \
+        if (TWO_ROWS && TWO_BLOCKS) _tile_stored(3, sums + 16 * 32 + 16, 128);            \
+    } while (0)
+
+ATTRAMX static void gemm_amx(const uint8_t *q, int ldq, const float *xscale, const int32_t *xzero, int rows,
+                             const int8_t *packed, int kpad, const float *wscale, const int32_t *wsum, const float *bias,
+                             int n, int block_lo, int block_hi, float *y, int ldy) {
+    amx_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) { cfg.colsb[t] = 64; cfg.rows[t] = 16; }
+    _tile_loadconfig(&cfg);
+    int32_t sums[32 * 32] __attribute__((aligned(64)));
+    int kg = kpad / 4, kt = kpad / 64, rpad = round_up(rows, 16);
+    for (int blk = block_lo; blk < block_hi; blk += 2) {
+        int two_blocks = block_hi - blk >= 2;
+        const int8_t *w0 = packed + (size_t)blk * kg * 64, *w1 = w0 + (size_t)kg * 64;
+        for (int r0 = 0; r0 < rpad; r0 += 32) {   // the pair's weights stay in cache over the rows
+            const uint8_t *a0 = q + (size_t)r0 * ldq, *a1 = a0 + (size_t)16 * ldq;
+            int two_rows = rpad - r0 >= 32;
+            if (two_rows && two_blocks) AMX_BLOCK(1, 1);
+            else if (two_rows) AMX_BLOCK(1, 0);
+            else if (two_blocks) AMX_BLOCK(0, 1);
+            else AMX_BLOCK(0, 0);
+            int nrows = rows - r0 < 32 ? rows - r0 : 32;
+            amx_epilogue(sums, nrows, two_blocks ? 2 : 1, xscale + r0, xzero + r0, wscale, wsum, bias, n, blk,
+                         y + (size_t)r0 * ldy, ldy);
+        }
+    }
+    _tile_release();   // hand the tile state back, so context switches stop saving 8 KB
+}
+
 void pr_int8_gemm(int isa, const uint8_t *q, int ldq, const float *xscale, const int32_t *xzero, int rows,
                   const int8_t *packed, int kpad, const float *wscale, const int32_t *wsum, const float *bias,
                   int n, int block_lo, int block_hi, float *y, int ldy) {
     if (rows <= 0 || block_lo >= block_hi) return;
+    if (isa == PR_INT8_AMX && kpad % 64 != 0) isa = PR_INT8_AVX512VNNI;   // no partial tiles
     switch (isa) {
+    case PR_INT8_AMX:
+        gemm_amx(q, ldq, xscale, xzero, rows, packed, kpad, wscale, wsum, bias, n, block_lo, block_hi, y, ldy);
+        break;
     case PR_INT8_AVX512VNNI:
         gemm512(q, ldq, xscale, xzero, rows, packed, kpad, wscale, wsum, bias, n, block_lo, block_hi, y, ldy);
         break;

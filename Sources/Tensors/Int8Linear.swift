@@ -8,12 +8,17 @@ public enum Int8Kernel: String, Sendable, CaseIterable {
     case avxvnni = "avx-vnni"
     /// The 256-bit kernel with EVEX encodings, so an AVX-512 machine can test that code.
     case avx512vnniYMM = "avx512-vnni-ymm"
+    /// AMX-INT8 tile multiplies (TDPBUSD: Intel Sapphire Rapids and later Xeons), the 512-bit
+    /// kernel for layer widths that are not a multiple of 64. The same integer sums as VPDPBUSD,
+    /// so the same output bits as `avx512vnni`.
+    case amx = "amx"
 
     var isa: Int32 {
         switch self {
         case .avx512vnni: Int32(PR_INT8_AVX512VNNI)
         case .avxvnni: Int32(PR_INT8_AVXVNNI)
         case .avx512vnniYMM: Int32(PR_INT8_AVX512VNNI_YMM)
+        case .amx: Int32(PR_INT8_AMX)
         }
     }
 
@@ -23,6 +28,7 @@ public enum Int8Kernel: String, Sendable, CaseIterable {
     /// The fastest kernel this CPU runs, or nil when it has neither AVX512-VNNI nor AVX-VNNI.
     public static let best: Int8Kernel? = {
         switch Int(pr_int8_isa()) {
+        case Int(PR_INT8_AMX): .amx
         case Int(PR_INT8_AVX512VNNI): .avx512vnni
         case Int(PR_INT8_AVXVNNI): .avxvnni
         default: nil

@@ -28,6 +28,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Sequences per forward in the fixed-length cases, comma-separated (1,4 adds L=384x4 beside L=384).")
     var batchSizes = "1"
     @Option(help: "fp32 (exact) or int8 (approximate; needs AVX512-VNNI or AVX-VNNI).") var precision = "fp32"
+    @Option(help: "Under int8, the integer kernel to time instead of the fastest this CPU has (amx, avx512-vnni, avx-vnni, avx512-vnni-ymm).")
+    var int8Kernel: String?
 
     /// `batches`: how we run the pairs; `referenceBatches`: how llm-blender would (padded to the longest).
     struct Case { let name: String; let pairs: [PairSequence]; let batches: [[Int]]; let referenceBatches: [[Int]] }
@@ -37,6 +39,12 @@ struct Bench: ParsableCommand {
             throw ValidationError("--repeats, --threads, --batch-tokens and --reference-batch-size must be positive")
         }
         guard Precision.names.contains(precision) else { throw ValidationError("--precision must be fp32 or int8, not '\(precision)'") }
+        if let int8Kernel {
+            guard precision == "int8", let kernel = Int8Kernel(rawValue: int8Kernel) else {
+                throw ValidationError("--int8-kernel takes --precision int8 and one of \(Int8Kernel.allCases.map(\.rawValue).joined(separator: ", ")), not '\(int8Kernel)'")
+            }
+            guard kernel.isSupported else { throw ValidationError("--int8-kernel \(int8Kernel): this CPU cannot run it") }
+        }
         guard !parsedBatchSizes.isEmpty, parsedBatchSizes.allSatisfy({ $0 > 0 && $0 <= 64 }) else {
             throw ValidationError("--batch-sizes must be a comma-separated list of sizes from 1 to 64")
         }
@@ -52,7 +60,7 @@ struct Bench: ParsableCommand {
         Parallel.threads = threads
         let loadStart = Date()
         let m = try PairRankerModel(path: try ModelLocator.resolve(model), checkpoint: weights,
-                                    precision: try Precision.named(precision))
+                                    precision: try int8Kernel.flatMap(Int8Kernel.init(rawValue:)).map(Precision.int8) ?? Precision.named(precision))
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let cfg = m.directory.backbone
         var rng = SplitMix64(seed: seed)

@@ -65,9 +65,13 @@ import Testing
             #expect(Self.kernels.isEmpty)
         }
         #expect(Int8Kernel.avx512vnniYMM.isSupported == Int8Kernel.avx512vnni.isSupported)
+        // AMX runs the 512-bit kernel for widths its tiles do not fit, so it needs that one too.
+        if Int8Kernel.amx.isSupported { #expect(Int8Kernel.avx512vnni.isSupported && Int8Kernel.best == .amx) }
     }
 
-    @Test("every supported kernel gives the reference's bits", arguments: [(1, 16, 4), (5, 37, 30), (13, 100, 65), (12, 64, 256), (29, 200, 1024)])
+    @Test("every supported kernel gives the reference's bits", arguments: [(1, 16, 4), (5, 37, 30), (13, 100, 65), (12, 64, 256), (29, 200, 1024),
+                                                                          // AMX tiles: 1 row; 32 + a 16-row tail; a lone 16-channel block
+                                                                          (1, 16, 64), (45, 48, 128), (64, 80, 192), (17, 33, 4096)])
     func exact(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         let x = random(rows * k, seed: 1), w = random(n * k, seed: 2).map { $0 * 0.05 }, bias = random(n, seed: 3)
@@ -113,7 +117,7 @@ import Testing
         x[2 * k + 5] = .infinity; x[2 * k + 6] = -.infinity
         for i in 0..<k { x[3 * k + i] *= 1e-30 }            // tiny values
         for i in 0..<k { x[4 * k + i] = abs(x[4 * k + i]) + 0.1 }   // one sign only (GELU-like)
-        let ldq = 40, padded = 12
+        let ldq = 40, padded = Int(PR_INT8_ROW_MULTIPLE)   // what pr_int8_pad_rows fills
         func run(_ isa: Int32) -> ([UInt8], [Float], [Int32]) {
             var q = [UInt8](repeating: 7, count: padded * ldq), s = [Float](repeating: -1, count: padded)
             var z = [Int32](repeating: -1, count: padded)

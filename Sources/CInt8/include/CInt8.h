@@ -15,6 +15,9 @@ enum {
     PR_INT8_AVX512VNNI = 1,
     PR_INT8_AVXVNNI = 2,
     PR_INT8_AVX512VNNI_YMM = 3,
+    /// AMX-INT8 tiles (TDPBUSD), with the 512-bit code for what tiles do not fit; needs the OS
+    /// to grant the tile state (on Linux, asked for once by pr_int8_isa_supported).
+    PR_INT8_AMX = 4,
 };
 
 /// The best kernel family this CPU and OS can run (CPUID and XGETBV), or PR_INT8_NONE.
@@ -22,8 +25,9 @@ int pr_int8_isa(void);
 /// Whether `isa` can run here.
 int pr_int8_isa_supported(int isa);
 
-/// Rows of quantized activations are padded to a multiple of this (pad rows hold zeros).
-#define PR_INT8_ROW_MULTIPLE 12
+/// Rows of quantized activations are padded to a multiple of this (pad rows hold zeros): the
+/// 512-bit kernels read whole tiles of 6 rows, the AMX kernel of 16.
+#define PR_INT8_ROW_MULTIPLE 48
 /// Output channels are packed in blocks of 16; the input dimension in groups of 4.
 #define PR_INT8_CHANNEL_BLOCK 16
 

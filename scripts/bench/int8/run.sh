@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Times the int8 GEMM candidates (our AVX512-VNNI kernel over packed weights, oneDNN's
-# u8s8s32 GEMM) against OpenBLAS SGEMM on the model's dense shapes, one thread, in one process.
+# Times the int8 GEMM candidates (our kernels from Sources/CInt8: AVX512-VNNI, and AMX where the
+# CPU has it; oneDNN's u8s8s32 GEMM) against OpenBLAS SGEMM on the model's dense shapes, one
+# thread, in one process.
 #   bash scripts/bench/int8/run.sh [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")"
 dpkg-query -W -f='${Status}' libdnnl-dev 2>/dev/null | grep -q "install ok installed" || apt-get install -y -qq libdnnl-dev >/dev/null
 out=${TMPDIR:-/tmp}/pairranker-gemm-int8
-gcc -O3 -march=x86-64-v3 -mavx512f -mavx512bw -mavx512vnni gemm_int8.c -o "$out" $(pkg-config --cflags --libs openblas) -ldnnl -lm
+src=../../../Sources/CInt8   # compiled as SwiftPM compiles it: clang, -O2, no -march
+clang -O2 -I"$src/include" gemm_int8.c "$src/int8.c" -o "$out" $(pkg-config --cflags --libs openblas) -ldnnl -lm
 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} "$out" "${1:-7}"
