@@ -20,6 +20,9 @@ Sides (--sides, all by default):
   ov-f32-static   openvino_side.py --static: f32, compiled per [batch, length]
   ov-int8         openvino_side.py on the NNCF int8 IR, dynamic shapes
   ov-int8-static  the same, compiled per shape
+  ov-int8-static-bf16  the same with INFERENCE_PRECISION_HINT=bf16 for what NNCF left in float:
+                  the plugin's own default on CPUs with AVX512-BF16 or AMX (approximate, so it
+                  is compared with our int8; faster than f32 only where AMX does the bf16)
 
 Each case runs in one fresh process per side, back to back, so a case's measurements are close in
 time on a shared machine; the order of the sides reverses every round. Around every process the
@@ -44,7 +47,7 @@ root = Path(__file__).resolve().parents[2]
 here = root / "scripts/bench"
 SIDES = {  # name -> (label for tables, precision)
     "pairranker": ("pairranker fp32", "fp32"),
-    "pairranker-int8": ("pairranker int8 (VNNI, --precision int8)", "int8"),
+    "pairranker-int8": ("pairranker int8 (--precision int8: AMX or VNNI kernel)", "int8"),
     "pytorch": ("PyTorch fp32", "fp32"),
     "ort-fp32": ("ONNX Runtime fp32 (all graph optimizations)", "fp32"),
     "ov-f32": ("OpenVINO f32, dynamic shapes", "fp32"),
@@ -52,6 +55,7 @@ SIDES = {  # name -> (label for tables, precision)
     "ort-int8": ("ONNX Runtime int8 (dynamic quantization, s8 weights per channel)", "int8"),
     "ov-int8": ("OpenVINO int8 (NNCF post-training), dynamic shapes", "int8"),
     "ov-int8-static": ("OpenVINO int8 (NNCF), static shape per length", "int8"),
+    "ov-int8-static-bf16": ("OpenVINO int8 (NNCF), static shape, the rest in bf16 (its default with AMX)", "int8"),
 }
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", default=str(root / ".build/bench-model"))
@@ -163,7 +167,8 @@ def command(side, inputs):
         return py + [str(here / "ort_side.py"), "--onnx", str(artifacts / f), "--impl", side] + common
     f = "openvino-f32.xml" if side.startswith("ov-f32") else "openvino-int8.xml"
     return (py + [str(here / "openvino_side.py"), "--xml", str(artifacts / f), "--impl", side] + common
-            + (["--static"] if side.endswith("-static") else []))
+            + (["--static"] if "-static" in side else [])
+            + (["--inference-precision", "bf16"] if side.endswith("-bf16") else []))
 
 
 batch_lengths = set(x for x in args.batch_lengths.split(",") if x)
