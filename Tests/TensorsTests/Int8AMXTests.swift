@@ -1,5 +1,8 @@
 import CInt8
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 @testable import Tensors
@@ -80,5 +83,22 @@ import Testing
             }
         }
         #expect(ok.allSatisfy { $0 }, "threads whose AMX output differed: \((0..<threads).filter { !ok[$0] })")
+    }
+
+    /// Int8Linear.apply is public and takes any Int8Kernel; on Linux the tile state must be asked
+    /// for (arch_prctl) before the first tile instruction, and only pr_int8_isa_supported asks.
+    /// A process whose first int8 call is apply(kernel: .amx) must not die of SIGILL.
+    @Test("AMX in a fresh process that never asked whether it is supported", .enabled(if: Self.amx))
+    func withoutDetection() async {
+        await #expect(processExitsWith: .success) {
+            let n = 16, k = 64
+            let w = [Float](repeating: 0.5, count: n * k), x = [Float](repeating: 1, count: 3 * k)
+            let layer = Int8Linear(weight: w, outFeatures: n, inFeatures: k, bias: nil)
+            let act = Int8Activations()
+            act.quantize(x, rows: 3, inFeatures: k, kernel: .amx)
+            var y = [Float](repeating: 0, count: 3 * n)
+            layer.apply(act, into: &y, kernel: .amx)
+            if y.contains(where: { abs($0 - 32) > 0.5 }) { exit(1) }
+        }
     }
 }
