@@ -37,17 +37,20 @@ static unsigned long long xgetbv0(void) {
 // Linux hands the 8 KB of tile data state only to a process that asks for it (arch_prctl
 // ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA); the grant is process-wide. It says no, for example,
 // where a thread's signal stack is too small for the larger signal frame: then AMX is not used.
-// The first answer is kept; racing first calls both ask and get the same answer.
+// The first answer is kept; racing first calls both ask and get the same answer (relaxed atomics:
+// no data race for the compiler or TSan).
 static int amx_permitted(void) {
-    static volatile int answer = -1;
-    if (answer < 0) {
+    static int answer = -1;
+    int a = __atomic_load_n(&answer, __ATOMIC_RELAXED);
+    if (a < 0) {
 #if defined(__linux__) && defined(SYS_arch_prctl)
-        answer = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+        a = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
 #else
-        answer = 0;
+        a = 0;
 #endif
+        __atomic_store_n(&answer, a, __ATOMIC_RELAXED);
     }
-    return answer;
+    return a;
 }
 
 int pr_int8_isa_supported(int isa) {
@@ -73,6 +76,14 @@ int pr_int8_isa_supported(int isa) {
     case PR_INT8_AMX: return avx512 && amx && (xcr0 & 0x60000) == 0x60000 && amx_permitted();   // XTILECFG, XTILEDATA
     default: return 0;
     }
+}
+
+// pr_int8_isa_supported(PR_INT8_AMX), asked once (CPUID can trap to a hypervisor: not per GEMM).
+static int amx_usable(void) {
+    static int answer = -1;
+    int a = __atomic_load_n(&answer, __ATOMIC_RELAXED);
+    if (a < 0) __atomic_store_n(&answer, a = pr_int8_isa_supported(PR_INT8_AMX), __ATOMIC_RELAXED);
+    return a;
 }
 
 int pr_int8_isa(void) {
@@ -430,7 +441,10 @@ void pr_int8_gemm(int isa, const uint8_t *q, int ldq, const float *xscale, const
                   const int8_t *packed, int kpad, const float *wscale, const int32_t *wsum, const float *bias,
                   int n, int block_lo, int block_hi, float *y, int ldy) {
     if (rows <= 0 || block_lo >= block_hi) return;
-    if (isa == PR_INT8_AMX && kpad % 64 != 0) isa = PR_INT8_AVX512VNNI;   // no partial tiles
+    // No partial tiles; and no tile instruction before the OS granted the tile state (a caller may
+    // pass PR_INT8_AMX without ever calling pr_int8_isa_supported, which is what asks): the answer
+    // is cached, and the 512-bit kernel gives the same bits.
+    if (isa == PR_INT8_AMX && (kpad % 64 != 0 || !amx_usable())) isa = PR_INT8_AVX512VNNI;
     switch (isa) {
     case PR_INT8_AMX:
         gemm_amx(q, ldq, xscale, xzero, rows, packed, kpad, wscale, wsum, bias, n, block_lo, block_hi, y, ldy);
