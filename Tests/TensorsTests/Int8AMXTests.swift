@@ -1,8 +1,6 @@
 import CInt8
 import Dispatch
-#if canImport(Glibc)
 import Glibc
-#endif
 import Testing
 
 @testable import Tensors
