@@ -98,6 +98,25 @@ import Testing
         }
     }
 
+    @Test("dev bench --int8-kernel times the kernel named, and refuses an unknown, unsupported or fp32 one by name")
+    func int8KernelFlag() throws {
+        let base = ["dev", "bench", "--model", Support.modelDir, "--lengths", "32", "--mix-instances", "0", "--repeats", "1"]
+        for (extra, word) in [(["--precision", "int8", "--int8-kernel", "int4"], "int4"), (["--int8-kernel", "avx512-vnni"], "--precision int8")] {
+            let (code, _, err) = try Support.run(base + extra, stdin: "")
+            #expect(code == 64 || code == 2, "\(extra): exit \(code)")
+            #expect(err.contains(word), "\(extra): \(err)")
+        }
+        for kernel in Tensors.Int8Kernel.allCases {
+            let (code, out, err) = try Support.run(base + ["--precision", "int8", "--int8-kernel", kernel.rawValue], stdin: "")
+            if kernel.isSupported {
+                #expect(code == 0, "\(kernel.rawValue): \(err)")
+                #expect(out.contains("int8 (\(kernel.rawValue))"), "\(kernel.rawValue): the setup line names another kernel: \(out.prefix(300))")
+            } else {
+                #expect(code != 0 && err.contains("cannot run"), "\(kernel.rawValue): \(err)")
+            }
+        }
+    }
+
     @Test("agreement prints its figures for a JSONL file, and names a bad line")
     func agreement() throws {
         guard Tensors.Int8Kernel.best != nil else { return }
