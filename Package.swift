@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // pairranker: the LLM-Blender PairRanker (DeBERTa-v3 pairwise reward model) served over HTTP on CPU.
 // Dependency direction (docs/architecture.md, "Modules"): pairranker (CLI) -> RankerHTTP ->
-// RankerService -> PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS, CInt8; RankerHTTP ->
+// RankerService -> PairEngine -> PairRanker -> DeBERTa -> Tensors -> COpenBLAS, CInt8, CGemm; RankerHTTP ->
 // HTTPServer -> CZlib; PairRanker -> Tokenizer; DeBERTa -> Checkpoints -> CZlib; the CLI also uses
 // Hub and lower modules directly. Sync (the lock types, no dependencies) is the bottom: every
 // module that takes a lock (Tensors, PairRanker, PairEngine, RankerService, HTTPServer, RankerHTTP,
@@ -48,9 +48,12 @@ let package = Package(
         // compiled for its ISA by a function attribute and chosen at run time (CPUID), so the
         // module needs no CPU flags. -O3 in every configuration: debug test runs use it too.
         .target(name: "CInt8", cSettings: [.unsafeFlags(["-O3"])]),
+        // The exact path's float32 GEMM over weights packed once (AVX-512, chosen at run time by
+        // CPUID, OpenBLAS otherwise): C for the intrinsics, like CInt8.
+        .target(name: "CGemm", cSettings: [.unsafeFlags(["-O3"])]),
         // The lock types (Locked, Condition): the bottom of the graph, no dependencies.
         .target(name: "Sync"),
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "CInt8", "Sync"], swiftSettings: numericSettings),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CInt8", "CGemm", "Sync"], swiftSettings: numericSettings),
         .target(name: "Checkpoints", dependencies: ["CZlib"]),
         .target(name: "DeBERTa", dependencies: ["Tensors", "Checkpoints"], swiftSettings: numericSettings),
         .target(name: "Tokenizer"),
@@ -64,7 +67,7 @@ let package = Package(
             "PairRanker", "PairEngine", "RankerService", "RankerHTTP", "DeBERTa", "Tensors", "HTTPServer", "Hub", "Sync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: simdDefine),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CInt8"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CInt8", "CGemm"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "DeBERTaTests", dependencies: ["DeBERTa", "Checkpoints", "Tensors"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
@@ -79,7 +82,7 @@ let package = Package(
         .testTarget(name: "RankerServiceTests", dependencies: ["RankerService", "RankerHTTP", "PairEngine", "PairRanker", "TestSupport",
                                                       "EngineTestSupport"]),
         // The pairranker executable's commands: argument parsing, ServeSettings, rank, shards.
-        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "RankerHTTP", "PairEngine", "Tensors", "TestSupport"],
+        .testTarget(name: "CLITests", dependencies: ["pairranker", "RankerService", "RankerHTTP", "PairEngine", "PairRanker", "Tensors", "TestSupport"],
                     swiftSettings: simdDefine),
         .testTarget(name: "PairRankerTests", dependencies: ["PairRanker", "DeBERTa", "Checkpoints"]),
     ]

@@ -1,7 +1,8 @@
 import Checkpoints
 import Tensors
 
-/// The DeBERTa-v2/v3 encoder (no pooler), float32 on OpenBLAS.
+/// The DeBERTa-v2/v3 encoder (no pooler), float32 (dense layers on pairranker's AVX-512 kernel or
+/// OpenBLAS, attention on OpenBLAS) or int8 dense layers.
 ///
 /// Sequences are packed token-major without padding: the dense layers run once over all tokens of
 /// a batch, attention runs per sequence. With no padding there is no mask: every key of a sequence
@@ -24,8 +25,11 @@ public final class DebertaV2Model: Sendable {
 
     /// Loads the backbone from `weights` (scoped at the backbone prefix, e.g. `pretrained_model`).
     /// `precision` int8 needs a kernel this CPU runs, a hidden size that is a multiple of 16 and
-    /// layer widths below 65,536 (checked before any weight is read).
-    public init(weights: WeightLoader, config: DebertaV2Config, maxLength: Int = 512, precision: Precision = .fp32) throws {
+    /// layer widths below 65,536 (checked before any weight is read). `floatKernel`: what fp32
+    /// dense layers run on (`.avx512` needs a CPU with AVX-512, else OpenBLAS is used).
+    public init(weights: WeightLoader, config: DebertaV2Config, maxLength: Int = 512, precision: Precision = .fp32,
+                floatKernel: FloatKernel = FloatKernel.active) throws {
+        let floatKernel = floatKernel.isSupported ? floatKernel : .openblas
         if case let .int8(kernel) = precision {
             guard kernel.isSupported else { throw DebertaError.int8Unsupported }
             guard config.hiddenSize % 16 == 0 else {
@@ -62,7 +66,8 @@ public final class DebertaV2Model: Sendable {
         // The load-time projections are GEMMs whose bits every forward uses (BLAS.exclusive).
         layers = try BLAS.exclusive {
             try (0..<config.numHiddenLayers).map { i in
-                try EncoderLayer(weights: enc.scoped("layer.\(i)"), config: config, relativeTable: relNorm, precision: precision)
+                try EncoderLayer(weights: enc.scoped("layer.\(i)"), config: config, relativeTable: relNorm, precision: precision,
+                                 floatKernel: floatKernel)
             }
         }
         relIndex = RelativePosition.indexTable(maxLength: maxLength, span: span, bucketSize: config.positionBuckets,
@@ -74,6 +79,10 @@ public final class DebertaV2Model: Sendable {
     public var denseWeightBytes: Int {
         layers.reduce(0) { $0 + $1.qkv.weightBytes + $1.attentionOutputDense.weightBytes + $1.intermediateDense.weightBytes + $1.outputDense.weightBytes }
     }
+
+    /// The kernel the dense layers run under fp32 (`FloatKernel.active` when the model loaded);
+    /// nil under int8 or with no layers.
+    public var floatKernel: FloatKernel? { layers.first?.qkv.floatKernel }
 
     /// Checks token ids and lengths before any work, so a bad input is an error, never a crash.
     public func validate(tokens: [Int32], lengths: [Int]) throws {

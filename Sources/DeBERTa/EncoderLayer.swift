@@ -19,7 +19,8 @@ struct EncoderLayer: Sendable {
     let outputDense: Dense
     let outputLayerNormWeight: Weight, outputLayerNormBias: Weight
 
-    init(weights: WeightLoader, config: DebertaV2Config, relativeTable: FloatBuffer, precision: Precision) throws {
+    init(weights: WeightLoader, config: DebertaV2Config, relativeTable: FloatBuffer, precision: Precision,
+         floatKernel: FloatKernel) throws {
         let c = config.hiddenSize, inter = config.intermediateSize
         let selfAttn = weights.scoped("attention.self")
         let qkvWeight = FloatBuffer(count: 3 * c * c, zeroed: false)
@@ -44,12 +45,12 @@ struct EncoderLayer: Sendable {
         BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer + c * c,
                     bias: qkvBias.pointer + c, outFeatures: c, into: posKey.pointer)
         qkv = Dense(weight: qkvWeight.pointer, bias: qkvBias.pointer, outFeatures: 3 * c, inFeatures: c,
-                    owners: [qkvWeight, qkvBias], precision: precision)
+                    owners: [qkvWeight, qkvBias], precision: precision, floatKernel: floatKernel)
         func dense(_ scope: WeightLoader, _ name: String, out: Int, in k: Int) throws -> Dense {
             let w = try scope.tensor("\(name).weight", shape: [out, k])
             let b = try scope.tensor("\(name).bias", shape: [out])
             loaded.append(w)
-            return Dense(weight: w.pointer, bias: b.pointer, outFeatures: out, inFeatures: k, owners: [w, b], precision: precision)
+            return Dense(weight: w.pointer, bias: b.pointer, outFeatures: out, inFeatures: k, owners: [w, b], precision: precision, floatKernel: floatKernel)
         }
         let out = weights.scoped("attention.output")
         attentionOutputDense = try dense(out, "dense", out: c, in: c)
@@ -59,8 +60,8 @@ struct EncoderLayer: Sendable {
         outputDense = try dense(weights, "output.dense", out: c, in: inter)
         outputLayerNormWeight = try weights.tensor("output.LayerNorm.weight", shape: [c])
         outputLayerNormBias = try weights.tensor("output.LayerNorm.bias", shape: [c])
-        // Quantized: the float weights are not needed again; give their mapped pages back.
-        if case .int8 = precision { for w in loaded { w.releaseResidentPages() } }
+        // Packed or quantized: the float weights are not needed again; give their mapped pages back.
+        if !intermediateDense.keepsSource { for w in loaded { w.releaseResidentPages() } }
     }
 
     /// ws.x (T, C) -> ws.x (T, C).

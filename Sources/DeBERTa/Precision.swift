@@ -2,7 +2,9 @@ import Tensors
 
 /// The arithmetic the dense layers run in.
 public enum Precision: Sendable, Equatable, CustomStringConvertible {
-    /// float32 everywhere (OpenBLAS SGEMM): the exact path, within 1e-4 of the reference.
+    /// float32 everywhere: the exact path, within 1e-4 of the reference. The dense layers run
+    /// the model's `FloatKernel` (chosen at load): pairranker's AVX-512 kernel over weights packed once, or
+    /// OpenBLAS SGEMM; attention's per-head products run on OpenBLAS.
     case fp32
     /// The four dense layers of every encoder block as int8 GEMMs on the given kernel: weights
     /// quantized per output channel at load, activations per token at run time. Attention
@@ -46,41 +48,65 @@ struct Dense: @unchecked Sendable {  // immutable after init; the pointers are k
     let outFeatures: Int, inFeatures: Int
     private let weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?
     private let owners: [AnyObject]
+    private let packed: FloatLinear?
     private let quantized: Int8Linear?, kernel: Int8Kernel?
 
-    /// `weight` (out × in) and `bias` (out), kept alive by `owners`, used in place (fp32) or
-    /// quantized (int8; the float memory is not kept).
+    /// `weight` (out × in) and `bias` (out), kept alive by `owners`, used in place (fp32 on
+    /// OpenBLAS), packed (fp32 on the AVX-512 kernel) or quantized (int8); packed or quantized,
+    /// the float memory is not kept (`keepsSource` is false).
     init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int,
-         owners: [AnyObject], precision: Precision) {
+         owners: [AnyObject], precision: Precision, floatKernel: FloatKernel) {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         switch precision {
+        case .fp32 where floatKernel == .avx512:
+            self.weight = nil
+            self.bias = nil
+            self.owners = []
+            packed = FloatLinear(weight: weight, outFeatures: outFeatures, inFeatures: inFeatures, bias: bias)
+            quantized = nil
+            kernel = nil
         case .fp32:
             self.weight = weight
             self.bias = bias
             self.owners = owners
+            packed = nil
             quantized = nil
             kernel = nil
         case let .int8(k):
             self.weight = nil
             self.bias = nil
             self.owners = []
+            packed = nil
             quantized = Int8Linear(weight: weight, outFeatures: outFeatures, inFeatures: inFeatures, bias: bias)
             kernel = k
         }
     }
 
+    /// Whether the layer reads the float weights it was made from (fp32 on OpenBLAS), so their
+    /// memory must stay.
+    var keepsSource: Bool { weight != nil }
+
+    /// The fp32 kernel the layer runs (nil under int8).
+    var floatKernel: FloatKernel? { packed != nil ? .avx512 : weight != nil ? .openblas : nil }
+
     /// Bytes of weights this layer holds in its precision (fp32: the float weight and bias).
-    var weightBytes: Int { quantized?.byteCount ?? (outFeatures * inFeatures + outFeatures) * 4 }
+    var weightBytes: Int { quantized?.byteCount ?? packed?.byteCount ?? (outFeatures * inFeatures + outFeatures) * 4 }
 
     /// Y (rows × channels.count, ldy) = X (rows × in, ldx) · W[channels]ᵀ + bias[channels].
     /// `channels` defaults to all; its lowerBound must be a multiple of 16 under int8.
-    /// `rowCapacity` and `groups`: see `BLAS.linear` (fp32 only: int8 rows are independent of
-    /// the batch by construction). int8 quantizes X into the workspace's scratch first.
+    /// `rowCapacity` and `groups`: see `BLAS.linear` (OpenBLAS only: the packed fp32 and the
+    /// int8 kernels' rows are independent of the batch by construction). Packed fp32 and int8
+    /// pack or quantize X into the workspace's scratch first.
     func apply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, channels: Range<Int>? = nil,
                into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, rowCapacity: Int, groups: [Range<Int>]?,
                ws: Workspace) {
         let channels = channels ?? 0..<outFeatures
+        if let packed {
+            ws.floatRows.pack(x, rows: rows, inFeatures: inFeatures, ldx: ldx)
+            packed.apply(ws.floatRows, channels: channels, into: y, ldy: ldy)
+            return
+        }
         if let quantized, let kernel {
             ws.quantized.quantize(x, rows: rows, inFeatures: inFeatures, ldx: ldx, kernel: kernel)
             quantized.apply(ws.quantized, channels: channels, into: y, ldy: ldy, kernel: kernel)

@@ -42,6 +42,8 @@ public final class Workspace: @unchecked Sendable {
     let tasks: Int
     /// The int8 path's quantized activations (one dense layer's input at a time).
     private(set) lazy var quantized = Int8Activations()
+    /// The packed fp32 kernel's activations (one dense layer's input at a time).
+    private(set) lazy var floatRows = FloatRows()
     /// Per-call index lists, kept with their capacity so a forward allocates nothing once the
     /// workspace has seen a batch of its size: sequence offsets, (offset, length, head)
     /// attention tasks, and the kept rows of the last layer.

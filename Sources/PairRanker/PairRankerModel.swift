@@ -31,6 +31,10 @@ public final class PairRankerModel: @unchecked Sendable {
     /// What the encoder's dense layers run in (the head is float32 in both).
     public var precision: Precision { backbone.precision }
 
+    /// The GEMM the encoder's dense layers run under fp32 (`FloatKernel.active` at load), nil
+    /// under int8.
+    public var floatKernel: FloatKernel? { backbone.floatKernel }
+
     public convenience init(directory: ModelDirectory, gemmRows: Workspace.GEMMRows = .automatic, precision: Precision = .fp32) throws {
         try self.init(directory: directory, tokenizerJSON: nil, gemmRows: gemmRows, precision: precision)
     }

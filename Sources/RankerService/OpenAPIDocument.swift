@@ -503,7 +503,9 @@ paths:
       description: >-
         `precision` is `fp32` (the exact path) or `int8` (`serve --precision int8`: the encoder's
         dense layers as int8 GEMMs, approximate); `int8_kernel` names the VNNI kernel that runs
-        (`amx`, `avx512-vnni` or `avx-vnni`), null under fp32. `dtype` is the float type of activations,
+        (`amx`, `avx512-vnni` or `avx-vnni`), null under fp32; `fp32_kernel` names the GEMM of the
+        fp32 dense layers (`avx512`: pairranker's own over weights packed once, or `openblas`), null
+        under int8. `dtype` is the float type of activations,
         attention and the head, float32 in both. `openblas.gemm_rows` is `batch` where the loaded OpenBLAS kernels give a row the same result
         whatever shares its GEMM (the AVX-512 kernel families), else `per-sequence` (one GEMM per
         sequence, so a pair's logits never depend on the batch it ran in).

@@ -30,6 +30,8 @@ struct Bench: ParsableCommand {
     @Option(help: "fp32 (exact) or int8 (approximate; needs AVX512-VNNI or AVX-VNNI).") var precision = "fp32"
     @Option(help: "Under int8, the integer kernel to time instead of the fastest this CPU has (amx, avx512-vnni, avx-vnni, avx512-vnni-ymm).")
     var int8Kernel: String?
+    @Option(help: "Under fp32, the dense layers' GEMM to time instead of the fastest this CPU has (avx512, openblas).")
+    var fp32Kernel: String?
 
     /// `batches`: how we run the pairs; `referenceBatches`: how llm-blender would (padded to the longest).
     struct Case { let name: String; let pairs: [PairSequence]; let batches: [[Int]]; let referenceBatches: [[Int]] }
@@ -45,6 +47,12 @@ struct Bench: ParsableCommand {
             }
             guard kernel.isSupported else { throw ValidationError("--int8-kernel \(int8Kernel): this CPU cannot run it") }
         }
+        if let fp32Kernel {
+            guard precision == "fp32", let kernel = FloatKernel(rawValue: fp32Kernel) else {
+                throw ValidationError("--fp32-kernel takes --precision fp32 and one of \(FloatKernel.allCases.map(\.rawValue).joined(separator: ", ")), not '\(fp32Kernel)'")
+            }
+            guard kernel.isSupported else { throw ValidationError("--fp32-kernel \(fp32Kernel): this CPU cannot run it") }
+        }
         guard !parsedBatchSizes.isEmpty, parsedBatchSizes.allSatisfy({ $0 > 0 && $0 <= 64 }) else {
             throw ValidationError("--batch-sizes must be a comma-separated list of sizes from 1 to 64")
         }
@@ -58,6 +66,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         BLAS.setThreads(threads)
         Parallel.threads = threads
+        if let kernel = fp32Kernel.flatMap(FloatKernel.init(rawValue:)) { FloatKernel.active = kernel }
         let loadStart = Date()
         let m = try PairRankerModel(path: try ModelLocator.resolve(model), checkpoint: weights,
                                     precision: try int8Kernel.flatMap(Int8Kernel.init(rawValue:)).map(Precision.int8) ?? Precision.named(precision))
@@ -130,7 +139,7 @@ struct Bench: ParsableCommand {
             try Data(json.utf8).write(to: URL(fileURLWithPath: dumpInputs))
         }
         let peak = Self.sgemmPeak()
-        print(#"{"impl":"pairranker","event":"setup","load_seconds":\#(loadSeconds),"sgemm_peak_gflops":\#(peak),"threads":\#(threads),"openblas_core":"\#(BLAS.coreName)","precision":"\#(m.precision)","dense_weight_mb":\#(Double(m.backbone.denseWeightBytes) / 1_048_576)}"#)
+        print(#"{"impl":"pairranker","event":"setup","load_seconds":\#(loadSeconds),"sgemm_peak_gflops":\#(peak),"threads":\#(threads),"openblas_core":"\#(BLAS.coreName)","precision":"\#(m.precision)","fp32_kernel":\#(m.floatKernel.map { "\"\($0.rawValue)\"" } ?? "null"),"dense_weight_mb":\#(Double(m.backbone.denseWeightBytes) / 1_048_576)}"#)
         for c in cases {
             var times: [Double] = []
             var logits: [Float] = []

@@ -146,6 +146,7 @@ struct Serve: ParsableCommand {
                 app.attach(service: service, info: Self.info(m, settings: s))
                 app.setReady(true)
                 log(.info, "model.ready", ("model.dir", .string(dir)), ("model.load_ms", .number(Double(Int(m.loadSeconds * 1000)))),
+                    ("precision", .string(m.precision.description)), ("fp32_kernel", m.floatKernel.map { .string($0.rawValue) } ?? .null),
                     ("warmup_ms", .number(Double((DispatchTime.now().uptimeNanoseconds - warm) / 1_000_000))))
             } catch {
                 log(.error, "model.load_failed", ("error", .string("\(error)")))
@@ -229,6 +230,7 @@ struct Serve: ParsableCommand {
             ("candidate_max_length", .number(Double(d.ranker.candidateMaxLength))),
             ("dtype", .string("float32")), ("precision", .string(m.precision.name)),
             ("int8_kernel", { if case let .int8(k) = m.precision { return .string(k.rawValue) } else { return .null } }()),
+            ("fp32_kernel", m.floatKernel.map { .string($0.rawValue) } ?? .null),
             ("tokenizer", .string(m.tokenizer.source)),
             ("openblas", .object([("core", .string(BLAS.coreName)), ("threads", .number(Double(blasThreads))), ("config", .string(BLAS.config)),
                                   ("gemm_rows", .string(m.gemmRows.rawValue))])),

@@ -117,6 +117,36 @@ import Testing
         }
     }
 
+    @Test("dev bench --fp32-kernel times the GEMM named, with the same logits to rounding, and refuses an unknown, unsupported or int8 use by name")
+    func fp32KernelFlag() throws {
+        let base = ["dev", "bench", "--model", Support.modelDir, "--lengths", "32,96", "--mix-instances", "0", "--repeats", "1"]
+        for (extra, word) in [(["--fp32-kernel", "avx2"], "avx2"), (["--precision", "int8", "--fp32-kernel", "openblas"], "--precision fp32")] {
+            let (code, _, err) = try Support.run(base + extra, stdin: "")
+            #expect(code == 64 || code == 2, "\(extra): exit \(code)")
+            #expect(err.contains(word), "\(extra): \(err)")
+        }
+        var logits: [[JSON]] = []
+        for kernel in Tensors.FloatKernel.allCases {
+            let (code, out, err) = try Support.run(base + ["--fp32-kernel", kernel.rawValue], stdin: "")
+            if kernel.isSupported {
+                #expect(code == 0, "\(kernel.rawValue): \(err)")
+                #expect(out.contains(#""fp32_kernel":"\#(kernel.rawValue)""#), "\(kernel.rawValue): the setup line names another kernel: \(out.prefix(300))")
+                let cases = try out.split(separator: "\n").map { try JSON.parse(Array($0.utf8)) }.filter { $0["case"] != nil }
+                #expect(cases.count == 2)
+                logits.append(cases.compactMap { if case let .array(a)? = $0["logits"] { return a.first } else { return nil } })
+            } else {
+                #expect(code != 0 && err.contains("cannot run"), "\(kernel.rawValue): \(err)")
+            }
+        }
+        // Both kernels run the same float32 products in another order: rounding apart, no more.
+        if logits.count == 2 {
+            for (a, b) in zip(logits[0], logits[1]) {
+                guard case let .number(x) = a, case let .number(y) = b else { Issue.record("no logits: \(logits)"); continue }
+                #expect(abs(x - y) < 1e-4, "avx512 \(x) vs openblas \(y)")
+            }
+        }
+    }
+
     @Test("agreement prints its figures for a JSONL file, and names a bad line")
     func agreement() throws {
         guard Tensors.Int8Kernel.best != nil else { return }

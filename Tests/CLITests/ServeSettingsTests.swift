@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HTTPServer
 import PairEngine
+import PairRanker
+import Tensors
 import TestSupport
 import Testing
 
@@ -193,5 +195,23 @@ extension ServeSettingsTests {
         #expect(status == 1, "\(text)")
         #expect(text.contains("--host 999.1.1.1 --port 0: cannot listen"), "\(text)")
         #expect(!text.contains("model.load_failed"), "\(text)")
+    }
+}
+
+/// `/info` names what runs: the precision and, per precision, its kernel.
+@Suite struct ServeInfoTests {
+    @Test("/info names the fp32 kernel under fp32 and the int8 kernel under int8, the other null")
+    func kernels() throws {
+        let settings = try ServeSettings.resolve(flags: [:], environment: [:], cpus: 2)
+        let fp32 = Serve.info(Support.model, settings: settings)
+        #expect(fp32["precision"] == .string("fp32"))
+        #expect(fp32["fp32_kernel"] == .string(Support.model.floatKernel!.rawValue))
+        #expect(Support.model.floatKernel == Tensors.FloatKernel.best)
+        #expect(fp32["int8_kernel"] == .null)
+        guard let kernel = Tensors.Int8Kernel.best else { return }
+        let int8 = Serve.info(try PairRankerModel(path: Support.modelDir, precision: .int8(kernel)), settings: settings)
+        #expect(int8["precision"] == .string("int8"))
+        #expect(int8["int8_kernel"] == .string(kernel.rawValue))
+        #expect(int8["fp32_kernel"] == .null)
     }
 }

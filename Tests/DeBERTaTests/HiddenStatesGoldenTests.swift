@@ -16,11 +16,17 @@ import Testing
     struct HiddenSequence: Decodable { let name: String; let ids: [Int32]; let layers: Int }
     struct Goldens: Decodable { let hidden_sequences: [HiddenSequence] }
 
-    static func loadModel(_ file: String) throws -> DebertaV2Model {
+    /// The fp32 dense-layer kernels this CPU runs (the AVX-512 kernel where it has AVX-512, and
+    /// OpenBLAS everywhere): the goldens and invariances hold on each.
+    static let kernels = FloatKernel.allCases.filter(\.isSupported)
+
+    static func loadModel(_ file: String, kernel: FloatKernel = .best) throws -> DebertaV2Model {
         let config = try DebertaV2Config.load(path: modelDir.appendingPathComponent("config.json").path)
         try config.validate(path: "config.json")
         let ckpt = try Checkpoint(path: modelDir.appendingPathComponent(file).path)
-        return try DebertaV2Model(weights: WeightLoader(ckpt).scoped("pretrained_model"), config: config)
+        let model = try DebertaV2Model(weights: WeightLoader(ckpt).scoped("pretrained_model"), config: config, floatKernel: kernel)
+        #expect(model.floatKernel == kernel)
+        return model
     }
 
     static func goldens() throws -> (Goldens, Checkpoint) {
@@ -29,9 +35,9 @@ import Testing
         return (g, try Checkpoint(path: fixtures.appendingPathComponent("goldens/hidden.safetensors").path))
     }
 
-    @Test("every layer matches PyTorch within 1e-4", arguments: ["model.safetensors", "pytorch_model.bin"])
-    func layers(file: String) throws {
-        let model = try Self.loadModel(file)
+    @Test("every layer matches PyTorch within 1e-4", arguments: ["model.safetensors", "pytorch_model.bin"], Self.kernels)
+    func layers(file: String, kernel: FloatKernel) throws {
+        let model = try Self.loadModel(file, kernel: kernel)
         let (g, hidden) = try Self.goldens()
         let c = model.config.hiddenSize
         #expect(g.hidden_sequences.map(\.ids.count).max()! >= 300, "goldens must reach the log buckets")
@@ -54,13 +60,13 @@ import Testing
                 }
             }
         }
-        print("hidden states \(file): max |Δ| = \(worst)")
+        print("hidden states \(file), fp32 kernel \(kernel): max |Δ| = \(worst)")
     }
 
     @Test("packing several sequences gives the same states as one at a time",
-          arguments: [Workspace.GEMMRows.automatic, .perSequence])
-    func packing(gemmRows: Workspace.GEMMRows) throws {
-        let model = try Self.loadModel("model.safetensors")
+          arguments: [Workspace.GEMMRows.automatic, .perSequence], Self.kernels)
+    func packing(gemmRows: Workspace.GEMMRows, kernel: FloatKernel) throws {
+        let model = try Self.loadModel("model.safetensors", kernel: kernel)
         let (g, _) = try Self.goldens()
         let seqs = g.hidden_sequences.map(\.ids)
         let c = model.config.hiddenSize
@@ -74,15 +80,16 @@ import Testing
         let packed = Array(UnsafeBufferPointer(start: out, count: seqs.map(\.count).reduce(0, +) * c))
         let joined = alone.flatMap { $0 }
         let maxDiff = zip(packed, joined).map { abs($0 - $1) }.max()!
-        // Bit-identical: the dense GEMMs stay on OpenBLAS's regular kernels (BLAS.minimumRows),
-        // and run per sequence where the kernels' rows depend on the batch.
-        #expect(packed == joined, "packed vs alone max |Δ| \(maxDiff) (GEMM rows \(gemmRows), OpenBLAS \(BLAS.coreName))")
+        // Bit-identical: the AVX-512 kernel's rows never depend on the batch; on OpenBLAS the
+        // dense GEMMs stay on its regular kernels (BLAS.minimumRows), and run per sequence where
+        // the kernels' rows depend on the batch.
+        #expect(packed == joined, "packed vs alone max |Δ| \(maxDiff) (GEMM rows \(gemmRows), fp32 kernel \(kernel), OpenBLAS \(BLAS.coreName))")
     }
 
     @Test("the last layer at kept rows only matches the full last layer and PyTorch",
-          arguments: [Workspace.GEMMRows.automatic, .perSequence])
-    func keptRows(gemmRows: Workspace.GEMMRows) throws {
-        let model = try Self.loadModel("model.safetensors")
+          arguments: [Workspace.GEMMRows.automatic, .perSequence], Self.kernels)
+    func keptRows(gemmRows: Workspace.GEMMRows, kernel: FloatKernel) throws {
+        let model = try Self.loadModel("model.safetensors", kernel: kernel)
         let (g, hidden) = try Self.goldens()
         let seqs = g.hidden_sequences.map(\.ids)
         let c = model.config.hiddenSize

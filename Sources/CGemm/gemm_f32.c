@@ -1,0 +1,146 @@
+// pairranker's float32 GEMM over weights packed once (see CGemm.h for the contract).
+//
+// The tile: 12 rows x 32 channels in 24 ZMM accumulators. Per input k it loads the panel's 32
+// weights (two ZMM) and broadcasts the 12 rows' activations, 24 FMAs. The accumulators start
+// from 0 for each block of PR_F32_KBLOCK inputs and take its products in k order; the blocks'
+// sums are added in order, then the bias. So every output is the same arithmetic whatever the
+// tile, the row count or the thread (docs/model.md, "The fp32 kernel"). One chain over all of k
+// would be as fast but several times less accurate at k = 4096 (measured against float64 by
+// scripts/bench/f32); blocks of 256 are as accurate as OpenBLAS.
+#include "CGemm.h"
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#define ATTR512 __attribute__((target("avx512f,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+static unsigned long long xgetbv0(void) {
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+int pr_f32_supported(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1;
+    if (!osxsave || !fma) return 0;
+    if ((xgetbv0() & 0xe6) != 0xe6) return 0;   // XMM, YMM, opmask, ZMM state saved by the OS
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 16) & 1;   // AVX512F
+}
+
+size_t pr_f32_packed_floats(int n, int k) { return round_up((size_t)n, PR_F32_PANEL) * (size_t)k; }
+
+size_t pr_f32_packed_rows_floats(int rows, int k) { return round_up((size_t)rows, PR_F32_ROWS) * (size_t)k; }
+
+void pr_f32_pack(const float *w, int n, int k, int ldw, float *packed) {
+    size_t panels = round_up((size_t)n, PR_F32_PANEL) / PR_F32_PANEL;
+    for (size_t p = 0; p < panels; p++) {
+        float *dst = packed + p * (size_t)k * PR_F32_PANEL;
+        for (int j = 0; j < PR_F32_PANEL; j++) {
+            size_t o = p * PR_F32_PANEL + (size_t)j;
+            if (o >= (size_t)n) {
+                for (int i = 0; i < k; i++) dst[(size_t)i * PR_F32_PANEL + (size_t)j] = 0;
+                continue;
+            }
+            const float *row = w + o * (size_t)ldw;
+            for (int i = 0; i < k; i++) dst[(size_t)i * PR_F32_PANEL + (size_t)j] = row[i];
+        }
+    }
+}
+
+void pr_f32_pack_rows(const float *x, int rows, int k, int ldx, float *xp, int group_lo, int group_hi) {
+    for (int g = group_lo; g < group_hi; g++) {
+        float *dst = xp + (size_t)g * (size_t)k * PR_F32_ROWS;
+        int r0 = g * PR_F32_ROWS;
+        for (int r = 0; r < PR_F32_ROWS; r++) {
+            if (r0 + r >= rows) {
+                for (int i = 0; i < k; i++) dst[(size_t)i * PR_F32_ROWS + (size_t)r] = 0;
+                continue;
+            }
+            const float *row = x + (size_t)(r0 + r) * (size_t)ldx;
+            for (int i = 0; i < k; i++) dst[(size_t)i * PR_F32_ROWS + (size_t)r] = row[i];
+        }
+    }
+}
+
+// One tile: the 12 rows of a packed row group times the 32 channels of a packed panel, all
+// computed; rows 0..<mr and the lanes in `mask0`/`mask1` stored to y (row stride ldy; y is the
+// panel's first channel). bias: the panel's 32 (NULL: 0), read only where masked in.
+ATTR512 static void tile(const float *a, const float *b, int k, const float *bias, __mmask16 mask0, __mmask16 mask1,
+                         float *y, int ldy, int mr) {
+    __m512 t[PR_F32_ROWS][2];
+    for (int r = 0; r < PR_F32_ROWS; r++) t[r][0] = t[r][1] = _mm512_setzero_ps();
+    for (int k0 = 0; k0 < k; k0 += PR_F32_KBLOCK) {
+        int kn = k - k0 < PR_F32_KBLOCK ? k - k0 : PR_F32_KBLOCK;
+        __m512 z = _mm512_setzero_ps();
+        __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        __m512 c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+        __m512 c80 = z, c81 = z, c90 = z, c91 = z, ca0 = z, ca1 = z, cb0 = z, cb1 = z;
+#define ROW(r, c0, c1) { __m512 s = _mm512_set1_ps(a[r]); c0 = _mm512_fmadd_ps(s, w0, c0); c1 = _mm512_fmadd_ps(s, w1, c1); }
+        for (int i = 0; i < kn; i++) {
+            __m512 w0 = _mm512_load_ps(b), w1 = _mm512_load_ps(b + 16);
+            ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
+            ROW(4, c40, c41) ROW(5, c50, c51) ROW(6, c60, c61) ROW(7, c70, c71)
+            ROW(8, c80, c81) ROW(9, c90, c91) ROW(10, ca0, ca1) ROW(11, cb0, cb1)
+            a += PR_F32_ROWS;
+            b += PR_F32_PANEL;
+        }
+#undef ROW
+        __m512 c[PR_F32_ROWS][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
+                                    {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
+        for (int r = 0; r < PR_F32_ROWS; r++) {
+            t[r][0] = _mm512_add_ps(t[r][0], c[r][0]);
+            t[r][1] = _mm512_add_ps(t[r][1], c[r][1]);
+        }
+    }
+    __m512 b0 = bias ? _mm512_maskz_loadu_ps(mask0, bias) : _mm512_setzero_ps();
+    __m512 b1 = bias ? _mm512_maskz_loadu_ps(mask1, bias + 16) : _mm512_setzero_ps();
+    if (mask0 == 0xffff && mask1 == 0xffff) {
+        for (int r = 0; r < mr; r++) {
+            _mm512_storeu_ps(y + (size_t)r * (size_t)ldy, _mm512_add_ps(t[r][0], b0));
+            _mm512_storeu_ps(y + (size_t)r * (size_t)ldy + 16, _mm512_add_ps(t[r][1], b1));
+        }
+    } else {
+        for (int r = 0; r < mr; r++) {
+            _mm512_mask_storeu_ps(y + (size_t)r * (size_t)ldy, mask0, _mm512_add_ps(t[r][0], b0));
+            _mm512_mask_storeu_ps(y + (size_t)r * (size_t)ldy + 16, mask1, _mm512_add_ps(t[r][1], b1));
+        }
+    }
+}
+
+// The lanes of a 32-channel panel starting at channel `base` that lie in [lo, hi).
+static unsigned panel_lanes(int base, int lo, int hi) {
+    unsigned m = 0xffffffffu;
+    if (lo > base) m &= lo - base >= 32 ? 0 : 0xffffffffu << (lo - base);
+    if (hi < base + 32) m &= hi <= base ? 0 : 0xffffffffu >> (base + 32 - hi);
+    return m;
+}
+
+void pr_f32_gemm(const float *xp, int rows, int k, const float *packed, const float *bias, int c_lo, int c_hi,
+                 float *y, int ldy) {
+    if (rows <= 0 || c_lo >= c_hi) return;
+    int groups = (rows + PR_F32_ROWS - 1) / PR_F32_ROWS;
+    for (int p = c_lo / PR_F32_PANEL; p * PR_F32_PANEL < c_hi; p++) {
+        int base = p * PR_F32_PANEL;
+        unsigned lanes = panel_lanes(base, c_lo, c_hi);
+        __mmask16 m0 = (__mmask16)(lanes & 0xffff), m1 = (__mmask16)(lanes >> 16);
+        // Masked-out lanes are neither read nor written, so y and bias are addressed as if the
+        // panel's first channel were in range: with the first lane stored at y[0] for a partial
+        // first panel. The address is formed in integers: no pointer before y is made.
+        const float *b = packed + (size_t)p * (size_t)k * PR_F32_PANEL;
+        const float *bb = bias ? (const float *)((uintptr_t)bias + (uintptr_t)((intptr_t)base * 4)) : NULL;
+        float *yp = (float *)((uintptr_t)y + (uintptr_t)((intptr_t)(base - c_lo) * 4));
+        for (int g = 0; g < groups; g++) {
+            int r0 = g * PR_F32_ROWS;
+            int mr = rows - r0 < PR_F32_ROWS ? rows - r0 : PR_F32_ROWS;
+            tile(xp + (size_t)g * (size_t)k * PR_F32_ROWS, b, k, bb, m0, m1, yp + (size_t)r0 * (size_t)ldy, ldy, mr);
+        }
+    }
+}
