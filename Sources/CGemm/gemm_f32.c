@@ -17,6 +17,9 @@
 #define ATTR512 __attribute__((target("avx512f,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
+// Row groups per row block (192 rows).
+#define PR_F32_ROW_BLOCK 16
+
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 static unsigned long long xgetbv0(void) {
@@ -127,20 +130,26 @@ void pr_f32_gemm(const float *xp, int rows, int k, const float *packed, const fl
                  float *y, int ldy) {
     if (rows <= 0 || c_lo >= c_hi) return;
     int groups = (rows + PR_F32_ROWS - 1) / PR_F32_ROWS;
-    for (int p = c_lo / PR_F32_PANEL; p * PR_F32_PANEL < c_hi; p++) {
-        int base = p * PR_F32_PANEL;
-        unsigned lanes = panel_lanes(base, c_lo, c_hi);
-        __mmask16 m0 = (__mmask16)(lanes & 0xffff), m1 = (__mmask16)(lanes >> 16);
-        // Masked-out lanes are neither read nor written, so y and bias are addressed as if the
-        // panel's first channel were in range: with the first lane stored at y[0] for a partial
-        // first panel. The address is formed in integers: no pointer before y is made.
-        const float *b = packed + (size_t)p * (size_t)k * PR_F32_PANEL;
-        const float *bb = bias ? (const float *)((uintptr_t)bias + (uintptr_t)((intptr_t)base * 4)) : NULL;
-        float *yp = (float *)((uintptr_t)y + (uintptr_t)((intptr_t)(base - c_lo) * 4));
-        for (int g = 0; g < groups; g++) {
-            int r0 = g * PR_F32_ROWS;
-            int mr = rows - r0 < PR_F32_ROWS ? rows - r0 : PR_F32_ROWS;
-            tile(xp + (size_t)g * (size_t)k * PR_F32_ROWS, b, k, bb, m0, m1, yp + (size_t)r0 * (size_t)ldy, ldy, mr);
+    // Row blocks of PR_F32_ROW_BLOCK groups: the block's packed rows stay in cache while every
+    // panel passes over them (a batch's rows, 6-24 MB packed at 1,536 rows, would otherwise
+    // come from memory again for each panel); the weights are read once per block instead.
+    for (int g0 = 0; g0 < groups; g0 += PR_F32_ROW_BLOCK) {
+        int g1 = groups - g0 < PR_F32_ROW_BLOCK ? groups : g0 + PR_F32_ROW_BLOCK;
+        for (int p = c_lo / PR_F32_PANEL; p * PR_F32_PANEL < c_hi; p++) {
+            int base = p * PR_F32_PANEL;
+            unsigned lanes = panel_lanes(base, c_lo, c_hi);
+            __mmask16 m0 = (__mmask16)(lanes & 0xffff), m1 = (__mmask16)(lanes >> 16);
+            // Masked-out lanes are neither read nor written, so y and bias are addressed as if the
+            // panel's first channel were in range: with the first lane stored at y[0] for a partial
+            // first panel. The address is formed in integers: no pointer before y is made.
+            const float *b = packed + (size_t)p * (size_t)k * PR_F32_PANEL;
+            const float *bb = bias ? (const float *)((uintptr_t)bias + (uintptr_t)((intptr_t)base * 4)) : NULL;
+            float *yp = (float *)((uintptr_t)y + (uintptr_t)((intptr_t)(base - c_lo) * 4));
+            for (int g = g0; g < g1; g++) {
+                int r0 = g * PR_F32_ROWS;
+                int mr = rows - r0 < PR_F32_ROWS ? rows - r0 : PR_F32_ROWS;
+                tile(xp + (size_t)g * (size_t)k * PR_F32_ROWS, b, k, bb, m0, m1, yp + (size_t)r0 * (size_t)ldy, ldy, mr);
+            }
         }
     }
 }

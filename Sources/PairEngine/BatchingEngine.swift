@@ -27,9 +27,9 @@ import Sync
 public final class BatchingEngine: InferenceEngine, @unchecked Sendable {
     public struct Config: Sendable, Equatable {
         /// Tokens in one batch at most (sum of the packed sequences' lengths). Every batch pays
-        /// a fixed cost per dense layer (OpenBLAS repacks each weight matrix per call), so a
-        /// larger budget buys some throughput (full-size mix: 0.82 pairs/s at 512, 0.87 at 1024,
-        /// 0.90 at 2048, BENCHMARKS.md) but makes a small request wait longer behind the
+        /// a fixed cost per dense layer (its weights stream from memory once per call, and
+        /// OpenBLAS, where it runs them, repacks them), so a larger budget buys some
+        /// throughput (full-size mix: 0.82 pairs/s at 512, 0.87 at 1024, 0.90 at 2048, BENCHMARKS.md) but makes a small request wait longer behind the
         /// running batch; one pair longer than the budget still runs, alone.
         public var maxBatchTokens = 512
         /// Pair sequences in one batch at most.

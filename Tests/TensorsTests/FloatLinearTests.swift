@@ -55,7 +55,7 @@ import Testing
           .enabled(if: Self.supported))
     func bits() {
         // Rows around the 12-row tile, channels around the 32-wide panel, k around the 256 block.
-        for (rows, n, k) in [(1, 1, 1), (5, 17, 7), (12, 32, 256), (13, 33, 257), (30, 80, 600), (25, 96, 1030)] {
+        for (rows, n, k) in [(1, 1, 1), (5, 17, 7), (12, 32, 256), (13, 33, 257), (30, 80, 600), (25, 96, 1030), (205, 40, 70)] {
             let x = random(rows * k, seed: UInt64(rows * 7 + k)), w = random(n * k, seed: UInt64(n * 13 + k))
             let bias = random(n, seed: UInt64(n))
             for withBias in [true, false] {
@@ -78,14 +78,14 @@ import Testing
 
     @Test("a row gets the same bits alone, in any batch and at any place in it", .enabled(if: Self.supported))
     func rowsIndependent() {
-        for (n, k) in [(96, 32), (1024, 1024), (64, 4096)] {
-            let total = 37
+        // 400 rows: three row blocks of 192 (CGemm's cache blocking) and part of a fourth.
+        for (n, k, total) in [(96, 32, 37), (1024, 1024, 37), (64, 4096, 37), (80, 300, 400)] {
             let x = random(total * k, seed: 3), w = random(n * k, seed: 4), bias = random(n, seed: 5)
             let layer = w.withUnsafeBufferPointer { wp in
                 bias.withUnsafeBufferPointer { FloatLinear(weight: wp.baseAddress!, outFeatures: n, inFeatures: k, bias: $0.baseAddress!) }
             }
             let all = run(layer, x, rows: total)
-            for (start, count) in [(0, 1), (5, 1), (11, 2), (12, 13), (30, 7)] {
+            for (start, count) in [(0, 1), (5, 1), (11, 2), (12, 13), (30, 7)] + (total > 200 ? [(190, 5), (0, 193), (380, 20)] : []) {
                 let part = run(layer, Array(x[(start * k)..<((start + count) * k)]), rows: count)
                 #expect(part == Array(all[(start * n)..<((start + count) * n)]), "shape (\(n), \(k)), rows \(start)..<\(start + count)")
             }

@@ -11,7 +11,10 @@ sides, scripts/bench/export_runtimes.py first makes its files from the same mode
 (into --artifacts, default bench-out/runtimes; reused while the checkpoint and versions match).
 
 Sides (--sides, all by default):
-  pairranker      `pairranker dev bench` (fp32, OpenBLAS)
+  pairranker      `pairranker dev bench` (fp32: the dense layers on our AVX-512 kernel where the
+                  CPU has it, attention on OpenBLAS)
+  pairranker-openblas  the same with `--fp32-kernel openblas`: every GEMM on OpenBLAS (what
+                  CPUs without AVX-512 run; shows what the own kernel gains, in the same run)
   pairranker-int8 `pairranker dev bench --precision int8` (VNNI kernels; the same inputs)
   pytorch         torch_side.py: transformers + the pair head, fp32
   ort-fp32        ort_side.py on model.onnx, every graph optimization
@@ -47,6 +50,7 @@ root = Path(__file__).resolve().parents[2]
 here = root / "scripts/bench"
 SIDES = {  # name -> (label for tables, precision)
     "pairranker": ("pairranker fp32", "fp32"),
+    "pairranker-openblas": ("pairranker fp32, dense layers on OpenBLAS (--fp32-kernel openblas)", "fp32"),
     "pairranker-int8": ("pairranker int8 (--precision int8: AMX or VNNI kernel)", "int8"),
     "pytorch": ("PyTorch fp32", "fp32"),
     "ort-fp32": ("ONNX Runtime fp32 (all graph optimizations)", "fp32"),
@@ -194,6 +198,9 @@ for k in range(args.rounds):
             if side == "pairranker":
                 cmd = [binary, "dev", "bench", "--model", args.model, "--threads", str(args.threads),
                        "--repeats", str(args.repeats), "--dump-inputs", str(case_inputs)] + extra
+            elif side == "pairranker-openblas":  # the same seeded inputs, generated again
+                cmd = [binary, "dev", "bench", "--model", args.model, "--threads", str(args.threads),
+                       "--repeats", str(args.repeats), "--fp32-kernel", "openblas"] + extra
             elif side == "pairranker-int8":  # the same seeded inputs, generated again
                 cmd = [binary, "dev", "bench", "--model", args.model, "--threads", str(args.threads),
                        "--repeats", str(args.repeats), "--precision", "int8"] + extra

@@ -9,4 +9,5 @@ dpkg-query -W -f='${Status}' libdnnl-dev 2>/dev/null | grep -q "install ok insta
 out=${TMPDIR:-/tmp}/pairranker-gemm-int8
 src=../../../Sources/CInt8   # compiled as SwiftPM compiles it: clang, -O2, no -march
 clang -O2 -I"$src/include" gemm_int8.c "$src/int8.c" -o "$out" $(pkg-config --cflags --libs openblas) -ldnnl -lm
-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} "$out" "${1:-7}"
+# One thread for every side: oneDNN (OpenMP) would otherwise take every core.
+OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} "$out" "${1:-7}"
