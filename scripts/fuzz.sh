@@ -21,11 +21,12 @@ build() {
 build_with_modules() {
   local t=$1
   swift build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address --target RankerHTTP >/dev/null
-  objs=$(ls .build-fuzz/debug/{Sync,CInt8,Tensors,Checkpoints,Tokenizer,DeBERTa,PairRanker,PairEngine,RankerService,RankerHTTP,HTTPServer}.build/*.o)
+  objs=$(ls .build-fuzz/debug/{Sync,CInt8,CGemm,Tensors,Checkpoints,Tokenizer,DeBERTa,PairRanker,PairEngine,RankerService,RankerHTTP,HTTPServer}.build/*.o)
   # shellcheck disable=SC2086
   build "$t" -I .build-fuzz/debug/Modules -Xcc -fmodule-map-file=Sources/COpenBLAS/module.modulemap \
     -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap \
-    -Xcc -fmodule-map-file=.build-fuzz/debug/CInt8.build/module.modulemap -Xcc -I -Xcc Sources/CInt8/include $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
+    -Xcc -fmodule-map-file=.build-fuzz/debug/CInt8.build/module.modulemap -Xcc -I -Xcc Sources/CInt8/include \
+    -Xcc -fmodule-map-file=.build-fuzz/debug/CGemm.build/module.modulemap -Xcc -I -Xcc Sources/CGemm/include $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
     $objs $(pkg-config --libs openblas) -lz
 }
 for t in $targets; do

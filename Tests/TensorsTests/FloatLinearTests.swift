@@ -9,13 +9,8 @@ import Testing
 @Suite struct FloatLinearTests {
     static let supported = FloatKernel.avx512.isSupported
 
-    func random(_ n: Int, seed: UInt64) -> [Float] {
-        var s = seed
-        return (0..<n).map { _ in
-            s = s &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: s >> 11) % 2000) / 1000 - 1
-        }
-    }
+    /// Seeded values in [-1, 1), the generator the BLAS row tests use.
+    func random(_ n: Int, seed: UInt64) -> [Float] { GEMMRowsTests().random(n, seed: seed) }
 
     /// The kernel's contract in plain Swift (`addingProduct` is a fused multiply-add).
     func model(_ x: [Float], rows: Int, k: Int, w: [Float], bias: [Float]?, channels: Range<Int>) -> [Float] {
