@@ -6,7 +6,8 @@ import Tensors
 // @unchecked: used by one forward at a time (forwards run inside BLAS.exclusive); within a
 // forward the parallel tasks write disjoint rows and their own scratch slot (`tasks`).
 public final class Workspace: @unchecked Sendable {
-    /// How the dense layers run the rows of a packed batch.
+    /// How the dense layers run the rows of a packed batch on OpenBLAS. The packed fp32 and the
+    /// int8 kernels ignore it: their rows never depend on the batch.
     public enum GEMMRows: String, Sendable {
         /// One GEMM over all rows: a row's bits do not depend on the batch only on kernels where
         /// `BLAS.rowsIndependentOfBatch` holds.
