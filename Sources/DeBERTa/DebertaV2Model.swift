@@ -2,7 +2,7 @@ import Checkpoints
 import Tensors
 
 /// The DeBERTa-v2/v3 encoder (no pooler), float32 (dense layers on pairranker's AVX-512 kernel or
-/// OpenBLAS, attention on OpenBLAS) or int8 dense layers.
+/// OpenBLAS, attention's products likewise) or int8 dense layers.
 ///
 /// Sequences are packed token-major without padding: the dense layers run once over all tokens of
 /// a batch, attention runs per sequence. With no padding there is no mask: every key of a sequence
@@ -22,6 +22,9 @@ public final class DebertaV2Model: Sendable {
     let scale: Float
     /// What the dense layers run in.
     public let precision: Precision
+    /// What attention's products (scores, positional terms, context) run on, in float32 under
+    /// either precision: the fp32 kernel asked for, where this CPU runs it.
+    public let attentionKernel: FloatKernel
 
     /// Loads the backbone from `weights` (scoped at the backbone prefix, e.g. `pretrained_model`).
     /// `precision` int8 needs a kernel this CPU runs, a hidden size that is a multiple of 16 and
@@ -42,6 +45,7 @@ public final class DebertaV2Model: Sendable {
             }
         }
         self.precision = precision
+        attentionKernel = floatKernel
         self.config = config
         self.maxLength = maxLength
         hidden = config.hiddenSize

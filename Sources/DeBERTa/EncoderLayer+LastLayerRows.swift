@@ -48,14 +48,14 @@ extension EncoderLayer {
         let q = q0 + h * hs, out = out0 + h * hs
         let keys = ws.qkv.pointer + row.offset * ld + c + h * hs
         let values = keys + c
-        let pk = posKey.pointer + h * hs, pq = posQuery.pointer + h * hs
+        let pk = posKey(head: h), pq = posQuery(head: h)
         let s = ws.scores[slot].pointer
         let i = row.row - row.offset
         model.relIndex.withUnsafeBufferPointer { rel in
             let deltaRow = rel.baseAddress! + (model.maxLength - 1) + i   // deltaRow[-j] = relIndex(i − j)
             for j in 0..<n {
                 let k = keys + j * ld
-                let d = Int(deltaRow[-j]) * c
+                let d = Int(deltaRow[-j]) * hs
                 s[j] = Kernels.dot(q, k, count: hs) + (Kernels.dot(q, pk + d, count: hs) + Kernels.dot(k, pq + d, count: hs))
             }
         }

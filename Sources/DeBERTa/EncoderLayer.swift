@@ -7,9 +7,13 @@ import Tensors
 struct EncoderLayer: Sendable {
     /// query_proj, key_proj, value_proj stacked: (3C, C) weights, (3C) biases.
     let qkv: Dense
-    /// (R, C) the layer-normed relative table through query_proj / key_proj (share_att_key),
+    /// The layer-normed relative table (R rows) through query_proj / key_proj (share_att_key),
     /// computed once at load in float32 whatever the precision: they do not depend on the input.
+    /// Head-major, (H, R, HS): head h's R × HS slice at h·R·HS, so attention streams one
+    /// contiguous block per head instead of HS floats from every row of an (R, C) table.
     let posQuery: FloatBuffer, posKey: FloatBuffer
+    /// R·HS, the floats of one head's slice.
+    let posHeadFloats: Int
     // The rest are named after their checkpoint keys (under `encoder.layer.N.`), so
     // `attentionOutputDense` is `attention.output.dense` and `outputLayerNormWeight` the
     // feed-forward's `output.LayerNorm.weight`.
@@ -34,16 +38,18 @@ struct EncoderLayer: Sendable {
             loaded.append(w)
         }
         let rows = relativeTable.count / c
-        posQuery = FloatBuffer(count: rows * c, zeroed: false)
-        posKey = FloatBuffer(count: rows * c, zeroed: false)
+        posHeadFloats = rows * config.headSize
+        let rowMajor = FloatBuffer(count: rows * c, zeroed: false)
         BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer,
-                    bias: qkvBias.pointer, outFeatures: c, into: posQuery.pointer)
+                    bias: qkvBias.pointer, outFeatures: c, into: rowMajor.pointer)
         // NOTE: the reference divides c2c, c2p and p2c by sqrt(3·HS) after each product; we fold
         // the scale into Q (per forward) and into the positional queries (here, once), which
         // changes only rounding.
-        Kernels.scale(posQuery.pointer, by: 1 / (Float(config.headSize * 3)).squareRoot(), count: rows * c)
+        Kernels.scale(rowMajor.pointer, by: 1 / (Float(config.headSize * 3)).squareRoot(), count: rows * c)
+        posQuery = Self.headMajor(rowMajor, rows: rows, heads: config.numAttentionHeads, headSize: config.headSize)
         BLAS.linear(relativeTable.pointer, rows: rows, inFeatures: c, weight: qkvWeight.pointer + c * c,
-                    bias: qkvBias.pointer + c, outFeatures: c, into: posKey.pointer)
+                    bias: qkvBias.pointer + c, outFeatures: c, into: rowMajor.pointer)
+        posKey = Self.headMajor(rowMajor, rows: rows, heads: config.numAttentionHeads, headSize: config.headSize)
         qkv = Dense(weight: qkvWeight.pointer, bias: qkvBias.pointer, outFeatures: 3 * c, inFeatures: c,
                     owners: [qkvWeight, qkvBias], precision: precision, floatKernel: floatKernel)
         func dense(_ scope: WeightLoader, _ name: String, out: Int, in k: Int) throws -> Dense {
@@ -64,9 +70,23 @@ struct EncoderLayer: Sendable {
         if !intermediateDense.keepsSource { for w in loaded { w.releaseResidentPages() } }
     }
 
+    /// (R, H·HS) -> (H, R, HS).
+    private static func headMajor(_ t: FloatBuffer, rows: Int, heads: Int, headSize hs: Int) -> FloatBuffer {
+        let out = FloatBuffer(count: rows * heads * hs, zeroed: false)
+        for h in 0..<heads {
+            for r in 0..<rows {
+                (out.pointer + (h * rows + r) * hs).update(from: t.pointer + r * heads * hs + h * hs, count: hs)
+            }
+        }
+        return out
+    }
+
+    /// Head h's positional queries / keys, (R, HS): row r at + r·HS.
+    func posQuery(head h: Int) -> UnsafeMutablePointer<Float> { posQuery.pointer + h * posHeadFloats }
+    func posKey(head h: Int) -> UnsafeMutablePointer<Float> { posKey.pointer + h * posHeadFloats }
+
     /// ws.x (T, C) -> ws.x (T, C).
     func forward(model: DebertaV2Model, tokens t: Int, lengths: [Int], ws: Workspace) {
-        let c = model.hidden
         let x = ws.x.pointer, qkv = ws.qkv.pointer
         let cap = ws.tokenCapacity
         let groups = ws.sequenceGroups

@@ -40,6 +40,11 @@ public final class Workspace: @unchecked Sendable {
     private(set) var scores: [FloatBuffer] = []
     private(set) var c2p: [FloatBuffer] = []
     private(set) var p2cT: [FloatBuffer] = []
+    /// Per attention task, the operands of one head packed for the AVX-512 kernel (see
+    /// `AttentionPacking`), when attention runs on it.
+    private(set) var attentionPacked: [FloatBuffer] = []
+    private(set) var attentionPacking = AttentionPacking(length: 0, relRows: 0, headSize: 0)
+    let headSize: Int
     let tasks: Int
     /// The int8 path's quantized activations (one dense layer's input at a time).
     private(set) lazy var quantized = Int8Activations()
@@ -69,6 +74,7 @@ public final class Workspace: @unchecked Sendable {
         hidden = config.hiddenSize
         intermediate = config.intermediateSize
         relRows = 2 * config.attentionSpan
+        headSize = config.headSize
         self.tasks = max(1, tasks)
         let c = hidden, i = intermediate
         minimumRows = [(3 * c, c), (c, c), (i, c), (c, i)].map { BLAS.minimumRows(outFeatures: $0.0, inFeatures: $0.1) }.max()!
@@ -92,6 +98,24 @@ public final class Workspace: @unchecked Sendable {
             scores = (0..<tasks).map { _ in FloatBuffer(count: maxLength * maxLength) }
             c2p = (0..<tasks).map { _ in FloatBuffer(count: maxLength * relRows) }
             p2cT = (0..<tasks).map { _ in FloatBuffer(count: maxLength * relRows) }
+            attentionPacking = AttentionPacking(length: maxLength, relRows: relRows, headSize: headSize)
+            attentionPacked = (0..<tasks).map { [floats = attentionPacking.floats] _ in FloatBuffer(count: floats, zeroed: false) }
         }
+    }
+}
+
+/// Where one head's packed operands sit in a slot's `attentionPacked` buffer, for sequences up to
+/// `length` tokens: K, the positional keys (rows lo...hi of the table) and Vᵀ as panels; the
+/// other operands are read in place. Every region starts 64-byte aligned.
+struct AttentionPacking {
+    let keys: Int, posKeys: Int, values: Int
+    let floats: Int
+
+    init(length l: Int, relRows r: Int, headSize hs: Int) {
+        func size(_ x: Int) -> Int { (x + 15) / 16 * 16 }
+        keys = 0
+        posKeys = size(PackedGEMM.panelFloats(channels: l, k: hs))
+        values = posKeys + size(PackedGEMM.panelFloats(channels: r, k: hs))
+        floats = values + size(PackedGEMM.panelFloats(channels: hs, k: l))
     }
 }

@@ -34,6 +34,8 @@ public final class PairRankerModel: @unchecked Sendable {
     /// The GEMM the encoder's dense layers run under fp32 (`FloatKernel.active` at load), nil
     /// under int8.
     public var floatKernel: FloatKernel? { backbone.floatKernel }
+    /// The float32 GEMM attention's products run on, under either precision.
+    public var attentionKernel: FloatKernel { backbone.attentionKernel }
 
     public convenience init(directory: ModelDirectory, gemmRows: Workspace.GEMMRows = .automatic, precision: Precision = .fp32) throws {
         try self.init(directory: directory, tokenizerJSON: nil, gemmRows: gemmRows, precision: precision)

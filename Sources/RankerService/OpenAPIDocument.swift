@@ -505,7 +505,8 @@ paths:
         dense layers as int8 GEMMs, approximate); `int8_kernel` names the VNNI kernel that runs
         (`amx`, `avx512-vnni` or `avx-vnni`), null under fp32; `fp32_kernel` names the GEMM of the
         fp32 dense layers (`avx512`: pairranker's own over weights packed once, or `openblas`), null
-        under int8. `dtype` is the float type of activations,
+        under int8; `attention_kernel` names the float32 GEMM of attention's products under either
+        precision (`avx512` or `openblas`). `dtype` is the float type of activations,
         attention and the head, float32 in both. `openblas.gemm_rows` is `batch` where the loaded OpenBLAS kernels give a row the same result
         whatever shares its GEMM (the AVX-512 kernel families), else `per-sequence` (one GEMM per
         sequence, so a pair's logits never depend on the batch it ran in).

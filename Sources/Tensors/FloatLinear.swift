@@ -106,3 +106,38 @@ public final class FloatLinear: @unchecked Sendable {  // immutable after init
         }
     }
 }
+
+/// The packed fp32 kernel's primitives for operands made at run time (attention's products): one
+/// thread each, no allocation. The arithmetic is `FloatLinear`'s (CGemm.h); the rows are read in place and only the
+/// right-hand side is packed. Callers check `FloatKernel.avx512.isSupported`; panels are 64-byte aligned.
+public enum PackedGEMM {
+    public static var panel: Int { Int(PR_F32_PANEL) }
+
+    /// Floats of n channels of k inputs packed in panels.
+    public static func panelFloats(channels n: Int, k: Int) -> Int { Int(pr_f32_packed_floats(Int32(n), Int32(k))) }
+
+    /// w (n × k, row stride ldw: channel-major) as panels.
+    public static func packPanels(_ w: UnsafePointer<Float>, channels n: Int, k: Int, ldw: Int, into p: UnsafeMutablePointer<Float>) {
+        pr_f32_pack(w, Int32(n), Int32(k), Int32(ldw), p)
+    }
+
+    /// wt (k × n, row stride ldwt: input-major) as the panels of its transpose.
+    public static func packPanels(kMajor wt: UnsafePointer<Float>, channels n: Int, k: Int, ldwt: Int,
+                                  into p: UnsafeMutablePointer<Float>) {
+        pr_f32_pack_kmajor(wt, Int32(n), Int32(k), Int32(ldwt), p)
+    }
+
+    /// y[r][o − lo] = Σ_i x[r][i]·w[o][i] for rows 0..<rows of x (row r at x + r·ldx, read in
+    /// place) and channels lo..<hi of the panels, row stride ldy.
+    public static func gemm(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, k: Int, panels: UnsafePointer<Float>,
+                            channels: Range<Int>, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        pr_f32_gemm_rm(x, Int32(rows), Int32(ldx), Int32(k), panels, Int32(channels.lowerBound), Int32(channels.upperBound), y, Int32(ldy))
+    }
+
+    /// One head's scores, in place: the positional terms gathered in (S[i, j] += c2p[i, δ − lo] +
+    /// p2cᵀ[δ − lo, j], δ = relIndex[i − j]), then the softmax of each row (CGemm.h).
+    public static func positionSoftmax(_ scores: UnsafeMutablePointer<Float>, length n: Int, c2p: UnsafePointer<Float>, w: Int,
+                                       p2cT: UnsafePointer<Float>, relIndex: UnsafePointer<Int32>, lo: Int) {
+        pr_f32_position_softmax(scores, Int32(n), c2p, Int32(w), p2cT, relIndex, Int32(lo))
+    }
+}

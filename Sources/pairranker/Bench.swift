@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     @Option(help: "fp32 (exact) or int8 (approximate; needs AVX512-VNNI or AVX-VNNI).") var precision = "fp32"
     @Option(help: "Under int8, the integer kernel to time instead of the fastest this CPU has (amx, avx512-vnni, avx-vnni, avx512-vnni-ymm).")
     var int8Kernel: String?
-    @Option(help: "Under fp32, the dense layers' GEMM to time instead of the fastest this CPU has (avx512, openblas).")
+    @Option(help: "The float32 GEMM to time instead of the fastest this CPU has (avx512, openblas): the dense layers' under fp32, attention's products under either precision. Two, comma-separated, load a model for each and alternate their forwards in one process (a comparison immune to the machine's drift).")
     var fp32Kernel: String?
 
     /// `batches`: how we run the pairs; `referenceBatches`: how llm-blender would (padded to the longest).
@@ -48,10 +48,16 @@ struct Bench: ParsableCommand {
             guard kernel.isSupported else { throw ValidationError("--int8-kernel \(int8Kernel): this CPU cannot run it") }
         }
         if let fp32Kernel {
-            guard precision == "fp32", let kernel = FloatKernel(rawValue: fp32Kernel) else {
-                throw ValidationError("--fp32-kernel takes --precision fp32 and one of \(FloatKernel.allCases.map(\.rawValue).joined(separator: ", ")), not '\(fp32Kernel)'")
+            let names = fp32Kernel.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for name in names {
+                guard let kernel = FloatKernel(rawValue: name) else {
+                    throw ValidationError("--fp32-kernel takes one of \(FloatKernel.allCases.map(\.rawValue).joined(separator: ", ")) or two of them comma-separated, not '\(fp32Kernel)'")
+                }
+                guard kernel.isSupported else { throw ValidationError("--fp32-kernel \(name): this CPU cannot run it") }
             }
-            guard kernel.isSupported else { throw ValidationError("--fp32-kernel \(fp32Kernel): this CPU cannot run it") }
+            guard names.count <= FloatKernel.allCases.count, Set(names).count == names.count else {
+                throw ValidationError("--fp32-kernel names each kernel at most once, not '\(fp32Kernel)'")
+            }
         }
         guard !parsedBatchSizes.isEmpty, parsedBatchSizes.allSatisfy({ $0 > 0 && $0 <= 64 }) else {
             throw ValidationError("--batch-sizes must be a comma-separated list of sizes from 1 to 64")
@@ -66,11 +72,17 @@ struct Bench: ParsableCommand {
     func run() throws {
         BLAS.setThreads(threads)
         Parallel.threads = threads
-        if let kernel = fp32Kernel.flatMap(FloatKernel.init(rawValue:)) { FloatKernel.active = kernel }
-        let loadStart = Date()
-        let m = try PairRankerModel(path: try ModelLocator.resolve(model), checkpoint: weights,
-                                    precision: try int8Kernel.flatMap(Int8Kernel.init(rawValue:)).map(Precision.int8) ?? Precision.named(precision))
-        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let kernels: [FloatKernel?] = fp32Kernel.map { $0.split(separator: ",").compactMap { FloatKernel(rawValue: String($0)) } } ?? [nil]
+        let path = try ModelLocator.resolve(model)
+        let precision = try int8Kernel.flatMap(Int8Kernel.init(rawValue:)).map(Precision.int8) ?? Precision.named(self.precision)
+        var models: [(model: PairRankerModel, loadSeconds: Double)] = []
+        for kernel in kernels {
+            if let kernel { FloatKernel.active = kernel }
+            let loadStart = Date()
+            let m = try PairRankerModel(path: path, checkpoint: weights, precision: precision)
+            models.append((m, Date().timeIntervalSince(loadStart)))
+        }
+        let m = models[0].model
         let cfg = m.directory.backbone
         var rng = SplitMix64(seed: seed)
         func next(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
@@ -139,22 +151,38 @@ struct Bench: ParsableCommand {
             try Data(json.utf8).write(to: URL(fileURLWithPath: dumpInputs))
         }
         let peak = Self.sgemmPeak()
-        print(#"{"impl":"pairranker","event":"setup","load_seconds":\#(loadSeconds),"sgemm_peak_gflops":\#(peak),"threads":\#(threads),"openblas_core":"\#(BLAS.coreName)","precision":"\#(m.precision)","fp32_kernel":\#(m.floatKernel.map { "\"\($0.rawValue)\"" } ?? "null"),"dense_weight_mb":\#(Double(m.backbone.denseWeightBytes) / 1_048_576)}"#)
+        func kernelFields(_ m: PairRankerModel) -> String {
+            #""fp32_kernel":\#(m.floatKernel.map { "\"\($0.rawValue)\"" } ?? "null"),"attention_kernel":"\#(m.attentionKernel.rawValue)""#
+        }
+        for (m, loadSeconds) in models {
+            print(#"{"impl":"pairranker","event":"setup","load_seconds":\#(loadSeconds),"sgemm_peak_gflops":\#(peak),"threads":\#(threads),"openblas_core":"\#(BLAS.coreName)","precision":"\#(m.precision)",\#(kernelFields(m)),"dense_weight_mb":\#(Double(m.backbone.denseWeightBytes) / 1_048_576)}"#)
+        }
         for c in cases {
-            var times: [Double] = []
-            var logits: [Float] = []
-            _ = try m.logits(c.batches[0].map { c.pairs[$0] })  // warm-up
-            for _ in 0..<repeats {
-                let start = DispatchTime.now().uptimeNanoseconds
-                logits = []
-                for b in c.batches { logits += try m.logits(b.map { c.pairs[$0] }) }
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            var times = Array(repeating: [Double](), count: models.count)
+            var logits = Array(repeating: [Float](), count: models.count)
+            for (m, _) in models { _ = try m.logits(c.batches[0].map { c.pairs[$0] }) }  // warm-up
+            for r in 0..<repeats {
+                // With two models, each repeat runs both, in alternating order.
+                for k in (r % 2 == 0 ? Array(models.indices) : models.indices.reversed()) {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    logits[k] = []
+                    for b in c.batches { logits[k] += try models[k].model.logits(b.map { c.pairs[$0] }) }
+                    times[k].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
             }
-            times.sort()
-            let median = times[times.count / 2]
-            let flops = c.pairs.reduce(0.0) { $0 + Self.requiredFlops(cfg, length: $1.ids.count) }
-            let tokens = c.pairs.reduce(0) { $0 + $1.ids.count }
-            print(#"{"impl":"pairranker","case":"\#(c.name)","pairs":\#(c.pairs.count),"tokens":\#(tokens),"median_seconds":\#(median),"min_seconds":\#(times.first!),"max_seconds":\#(times.last!),"pairs_per_second":\#(Double(c.pairs.count) / median),"gflops":\#(flops / median / 1e9),"fraction_of_peak":\#(flops / median / 1e9 / peak),"logits":[\#(logits.map { "\($0)" }.joined(separator: ","))]}"#)
+            for k in models.indices {
+                let t = times[k].sorted()
+                let median = t[t.count / 2]
+                let flops = c.pairs.reduce(0.0) { $0 + Self.requiredFlops(cfg, length: $1.ids.count) }
+                let tokens = c.pairs.reduce(0) { $0 + $1.ids.count }
+                let which = models.count > 1 ? kernelFields(models[k].model) + "," : ""
+                print(#"{"impl":"pairranker","case":"\#(c.name)",\#(which)"pairs":\#(c.pairs.count),"tokens":\#(tokens),"median_seconds":\#(median),"min_seconds":\#(t.first!),"max_seconds":\#(t.last!),"pairs_per_second":\#(Double(c.pairs.count) / median),"gflops":\#(flops / median / 1e9),"fraction_of_peak":\#(flops / median / 1e9 / peak),"logits":[\#(logits[k].map { "\($0)" }.joined(separator: ","))]}"#)
+            }
+            if models.count == 2 {
+                // Per repeat, the second model's time over the first's: the comparison itself.
+                let ratios = zip(times[0], times[1]).map { $1 / $0 }.sorted()
+                print(#"{"impl":"pairranker","case":"\#(c.name)","event":"kernel_ratio","second_over_first_median":\#(ratios[ratios.count / 2]),"min":\#(ratios.first!),"max":\#(ratios.last!)}"#)
+            }
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

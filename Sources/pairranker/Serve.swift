@@ -147,6 +147,7 @@ struct Serve: ParsableCommand {
                 app.setReady(true)
                 log(.info, "model.ready", ("model.dir", .string(dir)), ("model.load_ms", .number(Double(Int(m.loadSeconds * 1000)))),
                     ("precision", .string(m.precision.description)), ("fp32_kernel", m.floatKernel.map { .string($0.rawValue) } ?? .null),
+                    ("attention_kernel", .string(m.attentionKernel.rawValue)),
                     ("warmup_ms", .number(Double((DispatchTime.now().uptimeNanoseconds - warm) / 1_000_000))))
             } catch {
                 log(.error, "model.load_failed", ("error", .string("\(error)")))
@@ -231,6 +232,7 @@ struct Serve: ParsableCommand {
             ("dtype", .string("float32")), ("precision", .string(m.precision.name)),
             ("int8_kernel", { if case let .int8(k) = m.precision { return .string(k.rawValue) } else { return .null } }()),
             ("fp32_kernel", m.floatKernel.map { .string($0.rawValue) } ?? .null),
+            ("attention_kernel", .string(m.attentionKernel.rawValue)),
             ("tokenizer", .string(m.tokenizer.source)),
             ("openblas", .object([("core", .string(BLAS.coreName)), ("threads", .number(Double(blasThreads))), ("config", .string(BLAS.config)),
                                   ("gemm_rows", .string(m.gemmRows.rawValue))])),

@@ -200,7 +200,7 @@ extension ServeSettingsTests {
 
 /// `/info` names what runs: the precision and, per precision, its kernel.
 @Suite struct ServeInfoTests {
-    @Test("/info names the fp32 kernel under fp32 and the int8 kernel under int8, the other null")
+    @Test("/info names the fp32 kernel under fp32 and the int8 kernel under int8, the other null, and attention's kernel under both")
     func kernels() throws {
         let settings = try ServeSettings.resolve(flags: [:], environment: [:], cpus: 2)
         let fp32 = Serve.info(Support.model, settings: settings)
@@ -208,10 +208,12 @@ extension ServeSettingsTests {
         #expect(fp32["fp32_kernel"] == .string(Support.model.floatKernel!.rawValue))
         #expect(Support.model.floatKernel == Tensors.FloatKernel.best)
         #expect(fp32["int8_kernel"] == .null)
+        #expect(fp32["attention_kernel"] == .string(Support.model.floatKernel!.rawValue))
         guard let kernel = Tensors.Int8Kernel.best else { return }
         let int8 = Serve.info(try PairRankerModel(path: Support.modelDir, precision: .int8(kernel)), settings: settings)
         #expect(int8["precision"] == .string("int8"))
         #expect(int8["int8_kernel"] == .string(kernel.rawValue))
         #expect(int8["fp32_kernel"] == .null)
+        #expect(int8["attention_kernel"] == .string(Tensors.FloatKernel.best.rawValue))
     }
 }

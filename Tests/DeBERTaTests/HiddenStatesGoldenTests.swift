@@ -63,6 +63,33 @@ import Testing
         print("hidden states \(file), fp32 kernel \(kernel): max |Δ| = \(worst)")
     }
 
+    @Test("attention on the packed kernel and on OpenBLAS agree at every length from 1 to 512 tokens",
+          .enabled(if: FloatKernel.avx512.isSupported))
+    func attentionKernels() throws {
+        let packed = try Self.loadModel("model.safetensors", kernel: .avx512)
+        let blas = try Self.loadModel("model.safetensors", kernel: .openblas)
+        #expect(packed.attentionKernel == .avx512 && blas.attentionKernel == .openblas)
+        // Past 128 tokens the relative positions fall in log buckets; 512 is the longest sequence.
+        let lengths = [1, 2, 13, 129, 300, 512]
+        var s: UInt64 = 42
+        let tokens: [Int32] = (0..<lengths.reduce(0, +)).map { _ in
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int32((s >> 33) % UInt64(packed.config.vocabSize))
+        }
+        let t = tokens.count, c = packed.config.hiddenSize
+        // Each forward's output lives in its workspace: both stay alive while they are read.
+        let wsPacked = Workspace(config: packed.config), wsBLAS = Workspace(config: blas.config)
+        let a = try withExtendedLifetime(wsPacked) {
+            Array(UnsafeBufferPointer(start: try packed.forward(tokens: tokens, lengths: lengths, workspace: wsPacked), count: t * c))
+        }
+        let b = try withExtendedLifetime(wsBLAS) {
+            Array(UnsafeBufferPointer(start: try blas.forward(tokens: tokens, lengths: lengths, workspace: wsBLAS), count: t * c))
+        }
+        let worst = zip(a, b).map { abs($0 - $1) }.max()!
+        print("attention kernels: max |Δ| over lengths \(lengths) = \(worst)")
+        #expect(worst < 1e-5, "packed vs OpenBLAS attention max |Δ| \(worst)")
+    }
+
     @Test("packing several sequences gives the same states as one at a time",
           arguments: [Workspace.GEMMRows.automatic, .perSequence], Self.kernels)
     func packing(gemmRows: Workspace.GEMMRows, kernel: FloatKernel) throws {

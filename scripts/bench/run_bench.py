@@ -11,8 +11,8 @@ sides, scripts/bench/export_runtimes.py first makes its files from the same mode
 (into --artifacts, default bench-out/runtimes; reused while the checkpoint and versions match).
 
 Sides (--sides, all by default):
-  pairranker      `pairranker dev bench` (fp32: the dense layers on our AVX-512 kernel where the
-                  CPU has it, attention on OpenBLAS)
+  pairranker      `pairranker dev bench` (fp32: the dense layers and attention's products on our
+                  AVX-512 kernel where the CPU has it)
   pairranker-openblas  the same with `--fp32-kernel openblas`: every GEMM on OpenBLAS (what
                   CPUs without AVX-512 run; shows what the own kernel gains, in the same run)
   pairranker-int8 `pairranker dev bench --precision int8` (VNNI kernels; the same inputs)

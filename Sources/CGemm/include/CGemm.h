@@ -12,6 +12,7 @@
 #define PAIRRANKER_CGEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Inputs per fused multiply-add chain (see above).
 #define PR_F32_KBLOCK 256
@@ -32,6 +33,10 @@ size_t pr_f32_packed_floats(int n, int k);
 /// 64-byte aligned.
 void pr_f32_pack(const float *w, int n, int k, int ldw, float *packed);
 
+/// Packs the transpose of a k-major matrix: wt (k x n, row stride ldwt) holds wt[i][o] = w[o][i],
+/// packed as pr_f32_pack(w) would pack it (attention's values: the inputs are the keys' positions).
+void pr_f32_pack_kmajor(const float *wt, int n, int k, int ldwt, float *packed);
+
 /// Floats of packed activations for `rows` rows of k inputs: round_up(rows, PR_F32_ROWS) * k.
 size_t pr_f32_packed_rows_floats(int rows, int k);
 
@@ -47,5 +52,15 @@ void pr_f32_pack_rows(const float *x, int rows, int k, int ldx, float *xp, int g
 /// parallel (different threads, the same xp). Needs pr_f32_supported().
 void pr_f32_gemm(const float *xp, int rows, int k, const float *packed, const float *bias, int c_lo, int c_hi,
                  float *y, int ldy);
+
+/// pr_f32_gemm with the rows read in place: x row r at a + r * lda (rows x k, not packed), no
+/// bias. The same arithmetic per output. One thread; needs pr_f32_supported().
+void pr_f32_gemm_rm(const float *a, int rows, int lda, int k, const float *packed, int c_lo, int c_hi, float *y, int ldy);
+
+/// Attention's scores of one head, in place: S[i][j] += c2p[i][δ − lo] + p2cT[δ − lo][j] for
+/// δ = rel[i − j] (rel points at relIndex(0); c2p is n x w, p2cT is w x n, both rows lo...), then
+/// each row of S (n x n) becomes its softmax. Only the entries the gather names are read.
+/// Needs pr_f32_supported().
+void pr_f32_position_softmax(float *scores, int n, const float *c2p, int w, const float *p2cT, const int32_t *rel, int lo);
 
 #endif
