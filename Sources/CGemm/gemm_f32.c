@@ -215,7 +215,8 @@ void pr_f32_gemm(const float *xp, int rows, int k, const float *packed, const fl
             __mmask16 m0 = (__mmask16)(lanes & 0xffff), m1 = (__mmask16)(lanes >> 16);
             // Masked-out lanes are neither read nor written, so y and bias are addressed as if the
             // panel's first channel were in range: with the first lane stored at y[0] for a partial
-            // first panel. The address is formed in integers: no pointer before y is made.
+            // first panel. That base may lie before y (or, on the last row, its panel past y's
+            // end); it is formed in integers and only masked-in lanes are ever accessed.
             const float *b = packed + (size_t)p * (size_t)k * PR_F32_PANEL;
             const float *bb = bias ? (const float *)((uintptr_t)bias + (uintptr_t)((intptr_t)base * 4)) : NULL;
             float *yp = (float *)((uintptr_t)y + (uintptr_t)((intptr_t)(base - c_lo) * 4));

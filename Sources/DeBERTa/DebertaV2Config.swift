@@ -135,5 +135,12 @@ public struct DebertaV2Config: Codable, Equatable, Sendable {
             try reject(key, value, range.lowerBound == Int.min ? "at most \(range.upperBound)" : "\(range.lowerBound)...\(range.upperBound)")
         }
         if !layerNormEps.isFinite || layerNormEps <= 0 || layerNormEps > 1 { try reject("layer_norm_eps", layerNormEps, "in (0, 1]") }
+        // The log buckets grow with the distance only while ln((positions − 1) / (buckets / 2)) > 0:
+        // below that the table folds back (δ(129) < δ(128)), and at buckets / 2 + 1 the formula
+        // divides by zero. Attention relies on δ never decreasing in i − j (RelativePosition).
+        if effectiveMaxRelativePositions - 1 <= positionBuckets / 2 {
+            try reject(maxRelativePositions < 1 ? "max_position_embeddings (max_relative_positions is \(maxRelativePositions))" : "max_relative_positions",
+                       effectiveMaxRelativePositions, "above position_buckets / 2 + 1 = \(positionBuckets / 2 + 1)")
+        }
     }
 }

@@ -76,6 +76,12 @@ public final class DebertaV2Model: Sendable {
         }
         relIndex = RelativePosition.indexTable(maxLength: maxLength, span: span, bucketSize: config.positionBuckets,
                                                maxPosition: config.effectiveMaxRelativePositions)
+        // Attention computes and reads only the table rows between δ of the smallest and largest
+        // i − j: that needs δ non-decreasing, which `DebertaV2Config.validate` ensures; checked
+        // here too, so no config path reaches attention with a table that breaks it.
+        guard zip(relIndex, relIndex.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+            throw DebertaError.config(path: "config.json", message: "the relative positions are not monotone in the distance (max_relative_positions \(config.effectiveMaxRelativePositions), position_buckets \(config.positionBuckets))")
+        }
         scale = Float(headSize * 3).squareRoot()
     }
 

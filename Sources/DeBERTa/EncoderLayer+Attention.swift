@@ -94,14 +94,14 @@ extension EncoderLayer {
     }
 
     /// The rows of the relative table a sequence of n tokens reaches: δ is non-decreasing in
-    /// i − j, so they are lo = δ(−(n−1)) through δ(n−1), w of them.
+    /// i − j (checked when the model loads), so they are lo = δ(−(n−1)) through δ(n−1), w of them.
     static func tableRows(model: DebertaV2Model, length n: Int) -> (lo: Int, w: Int) {
         let lo = Int(model.relIndex[model.maxLength - 1 - (n - 1)])
         return (lo, Int(model.relIndex[model.maxLength - 1 + (n - 1)]) - lo + 1)
     }
 
-    /// Query rows per c2p GEMM in `packedHead` (one tile's rows): each block's band is
-    /// n + bandRows − 1 table rows.
+    /// Query rows per c2p GEMM in `packedHead` (one tile's rows): each block's band is at most
+    /// n + bandRows − 1 table rows (fewer where distances fall in log buckets).
     static let bandRows = 12
 
     /// S[i, j] += c2p[i, δ] + p2cᵀ[δ, j] for δ = relIndex(i − j) (both tables hold rows lo...hi).

@@ -32,6 +32,26 @@ import Testing
         }
     }
 
+    @Test("relative positions that would fold the log buckets back are refused by key (they once let attention write before its buffers)",
+          arguments: [("max_relative_positions", 128), ("max_relative_positions", 129), ("max_relative_positions", 2),
+                      ("max_position_embeddings", 100)])
+    func foldedBuckets(key: String, value: Int) throws {
+        let dir = try Self.model("buckets-\(key)-\(value)", "config.json", [key: value])
+        do { _ = try PairRankerModel(path: dir); Issue.record("\(key) = \(value) loaded") } catch {
+            #expect("\(error)".contains("\(key)") && "\(error)".contains("position_buckets / 2 + 1"), "\(error)")
+        }
+    }
+
+    @Test("just above the fold the model loads and scores a pair long enough to reach the log buckets")
+    func unfoldedBuckets() throws {
+        let ok = try PairRankerModel(path: try Self.model("buckets-ok", "config.json", ["max_relative_positions": 130]))
+        let long = String(repeating: "word ", count: 80)
+        let pair = ok.assembler.pair(source: ok.sourceIDs(instruction: nil, input: long), left: ok.candidateIDs(long),
+                                     right: ok.candidateIDs("short"))
+        #expect(pair.ids.count > 140 && pair.ids.count <= 384, "\(pair.ids.count) tokens")
+        #expect(try ok.logits([pair]).allSatisfy { $0.isFinite })
+    }
+
     @Test("layer_norm_eps must be a small positive number")
     func eps() throws {
         for v in [0.0, -1e-7, 10.0] {

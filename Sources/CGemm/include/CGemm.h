@@ -5,7 +5,8 @@
 //
 // Every output is the same arithmetic: for each block of PR_F32_KBLOCK inputs in order, a chain
 // of fused multiply-adds from 0 in k order, s_b = fma(x[r][i], w[o][i], ... fma(x[r][i0], w[o][i0], 0));
-// then y[r][o] = ((s_0 + s_1) + ... + s_last) + bias[o]. Nothing else enters it, so a row's
+// then y[r][o] = ((s_0 + s_1) + ... + s_last) + bias[o] (the sums start from +0, so a sum of -0
+// comes out +0: the one difference from that formula). Nothing else enters it, so a row's
 // result never depends on which other rows share the call or how the rows or channels are split
 // over threads: the batch invariance the engine relies on.
 #ifndef PAIRRANKER_CGEMM_H
