@@ -27,22 +27,18 @@ extension EncoderLayer {
         guard !work.isEmpty else { return }   // no sequences: nothing to attend
         let tasks = min(ws.tasks, work.count)
         let layer = self
-        if model.attentionKernel == .avx512 {
-            Parallel.forTasks(work.count, tasks: ws.tasks, minimumPerTask: max(1, work.count / tasks)) { slot, range in
-                for k in range {
-                    let (offset, n, h) = work[k]
-                    layer.packedHead(model: model, offset: offset, length: n, head: h, ws: ws, slot: slot)
-                }
-            }
-            return
-        }
+        let packed = model.attentionKernel == .avx512
         let blasThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(blasThreads) }
+        if !packed { BLAS.setThreads(1) }
+        defer { if !packed { BLAS.setThreads(blasThreads) } }
         Parallel.forTasks(work.count, tasks: ws.tasks, minimumPerTask: max(1, work.count / tasks)) { slot, range in
             for k in range {
                 let (offset, n, h) = work[k]
-                layer.head(model: model, offset: offset, length: n, head: h, ws: ws, slot: slot)
+                if packed {
+                    layer.packedHead(model: model, offset: offset, length: n, head: h, ws: ws, slot: slot)
+                } else {
+                    layer.head(model: model, offset: offset, length: n, head: h, ws: ws, slot: slot)
+                }
             }
         }
     }

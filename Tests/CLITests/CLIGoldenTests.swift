@@ -152,6 +152,31 @@ import Testing
         }
     }
 
+    @Test("dev bench --fp32-kernel avx512,openblas alternates the two models in one process and prints their ratio; a kernel named twice is refused")
+    func fp32KernelPair() throws {
+        let base = ["dev", "bench", "--model", Support.modelDir, "--lengths", "32,96", "--mix-instances", "0", "--repeats", "3"]
+        let (code, _, err) = try Support.run(base + ["--fp32-kernel", "openblas,openblas"], stdin: "")
+        #expect(code == 64 || code == 2, "openblas,openblas: exit \(code)")
+        #expect(err.contains("at most once"), "openblas,openblas: \(err)")
+        guard Tensors.FloatKernel.avx512.isSupported else { return }
+        let (ok, out, err2) = try Support.run(base + ["--fp32-kernel", "avx512,openblas"], stdin: "")
+        #expect(ok == 0, "\(err2)")
+        let lines = try out.split(separator: "\n").map { try JSON.parse(Array($0.utf8)) }
+        #expect(lines.filter { $0["event"] == .string("setup") }.count == 2)
+        for name in ["L=32", "L=96"] {
+            let cases = lines.filter { $0["case"] == .string(name) && $0["event"] == nil }
+            #expect(cases.map { $0["attention_kernel"] } == [.string("avx512"), .string("openblas")], "\(name): \(cases)")
+            // The same input on both models: logits equal to float32 rounding.
+            let logits = cases.compactMap { line -> Double? in
+                if case let .array(a)? = line["logits"], case let .number(x)? = a.first { return x } else { return nil }
+            }
+            #expect(logits.count == 2 && abs(logits[0] - logits[1]) < 1e-4, "\(name): \(logits)")
+            let ratio = lines.first { $0["case"] == .string(name) && $0["event"] == .string("kernel_ratio") }
+            guard case let .number(r)? = ratio?["second_over_first_median"] else { Issue.record("\(name): no kernel_ratio line"); continue }
+            #expect(r > 0 && r.isFinite, "\(name): ratio \(r)")
+        }
+    }
+
     @Test("agreement prints its figures for a JSONL file, and names a bad line")
     func agreement() throws {
         guard Tensors.Int8Kernel.best != nil else { return }
